@@ -1,0 +1,442 @@
+"""
+microgpt: train a tiny GPT on a list of names and invent new ones, in one file
+of pure Python with nothing but the standard library.
+
+Read it top to bottom. It goes: dataset, character tokenizer, a scalar
+autograd engine (Value), the parameters, the GPT forward pass with a KV cache,
+the Adam training loop, and temperature sampling. Every number the model
+touches is a Value that remembers how it was made, so every derivative in the
+program can be read off a line of code.
+
+Left out on purpose, because each would bury the idea under machinery:
+tensors and batches (one scalar at a time, one document per step), biases,
+LayerNorm (RMSNorm does the same job with less), GELU (relu), dropout, weight
+tying, a validation split and checkpoints.
+
+It is a faithful retelling of a well-known reference program: with the same
+settings it computes the same floating-point numbers, bit for bit, and with the
+defaults it prints the very same bytes. A few choices below exist only to make
+it faster without changing a bit; each says so where it stands.
+
+    python microgpt.py                 # the default run: 1000 steps, 20 names
+    python microgpt.py --num_steps=20  # a quick look
+    python microgpt.py --help          # every setting
+"""
+
+import argparse
+import gc
+import hashlib
+import http.client
+import math
+import os
+import random
+import sys
+import tempfile
+import urllib.request
+from functools import reduce
+from operator import add, mul
+
+# -----------------------------------------------------------------------------
+# settings: the defaults reproduce the reference run; each can be changed from
+# the command line, e.g. python microgpt.py --n_layer=2 --num_steps=300
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+DEFAULT_INPUT = os.path.join(HERE, 'input.txt')
+NAMES_URL = 'https://raw.githubusercontent.com/karpathy/makemore/988aa59/names.txt'
+NAMES_SHA256 = '0a30b5557f192f32ab962680889aac5f6fda0f4cecf40a6d0b5694f58ea8cc4d'
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(
+        description='Train a tiny GPT on a text file, one document per line, then sample from it.')
+    parser.error = fail  # one line on stderr, not a usage dump
+    data = parser.add_argument_group('data')
+    data.add_argument('--input', default=DEFAULT_INPUT, metavar='FILE',
+                      help='UTF-8 text file, one document per line '
+                           '(default: input.txt beside microgpt.py, the names list)')
+    data.add_argument('--seed', type=whole_number(0), default=42,
+                      help='seeds the shuffle, the initial weights and the sampling (default: %(default)s)')
+    model = parser.add_argument_group('model')
+    model.add_argument('--n_layer', type=whole_number(1), default=1,
+                       help='transformer blocks, one after the other (default: %(default)s)')
+    model.add_argument('--n_embd', type=whole_number(1), default=16,
+                       help='width of every token\'s vector (default: %(default)s)')
+    model.add_argument('--block_size', type=whole_number(1), default=16,
+                       help='longest context in tokens; longer documents are cut (default: %(default)s)')
+    model.add_argument('--n_head', type=whole_number(1), default=4,
+                       help='attention heads; each looks at n_embd // n_head dimensions (default: %(default)s)')
+    train = parser.add_argument_group('training')
+    train.add_argument('--num_steps', type=whole_number(0), default=1000,
+                       help='training steps, one document each; 0 samples from the untrained model '
+                            '(default: %(default)s)')
+    train.add_argument('--learning_rate', type=positive_number, default=0.01,
+                       help='Adam step size at the start; it falls linearly to 0 (default: %(default)s)')
+    sampling = parser.add_argument_group('sampling')
+    sampling.add_argument('--temperature', type=positive_number, default=0.5,
+                          help='below 1 sharpens the distribution, above 1 flattens it (default: %(default)s)')
+    sampling.add_argument('--num_samples', type=whole_number(0), default=20,
+                          help='how many documents to invent after training (default: %(default)s)')
+    args = parser.parse_args(argv)
+    if args.n_embd % args.n_head:
+        fail(f'--n_embd={args.n_embd} must be divisible by --n_head={args.n_head}, '
+             f'so that every head gets the same number of dimensions')
+    return args
+
+
+def whole_number(least):
+    """An argparse type: an integer of at least `least`."""
+    def parse(text):
+        try:
+            number = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f'expected a whole number, got {text!r}') from None
+        if number < least:
+            raise argparse.ArgumentTypeError(f'must be at least {least}, got {number}')
+        return number
+    return parse
+
+
+def positive_number(text):
+    """An argparse type: a finite number above 0."""
+    try:
+        number = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f'expected a number, got {text!r}') from None
+    if not (0 < number < math.inf):
+        raise argparse.ArgumentTypeError(f'must be a number above 0, got {text}')
+    return number
+
+
+def fail(message):
+    """Stop with one line on stderr and a non-zero exit: bad input is not a crash."""
+    print(f'microgpt.py: error: {message}', file=sys.stderr)
+    sys.exit(2)
+
+# -----------------------------------------------------------------------------
+# dataset: one document per line (here, one name per line)
+
+def load_docs(path):
+    """The stripped, non-blank lines of a UTF-8 text file, in file order."""
+    try:
+        # utf-8 whatever the locale; '-sig' drops a leading byte-order mark;
+        # reading in text mode turns \r\n and \r line ends into \n
+        with open(path, encoding='utf-8-sig') as f:
+            docs = [line.strip() for line in f if line.strip()]
+    except FileNotFoundError:
+        fail(f'{path} does not exist; pass --input=FILE with a text file, one document per line')
+    except IsADirectoryError:
+        fail(f'{path} is a directory; pass --input=FILE with a text file, one document per line')
+    except UnicodeDecodeError as e:
+        fail(f'{path} is not UTF-8 text ({e.reason}); save it with the UTF-8 encoding')
+    except OSError as e:
+        fail(f'cannot read {path}: {e.strerror}')
+    if not docs:
+        fail(f'{path} has no documents, only blank lines; put one document on each line')
+    return docs
+
+
+def download_names(path):
+    """Fetch the names list into path, through a temporary file renamed only
+    once the whole file has arrived, so no half-written input is ever left."""
+    print(f'microgpt.py: {path} is missing; downloading the names list from {NAMES_URL}',
+          file=sys.stderr)
+    try:
+        with urllib.request.urlopen(NAMES_URL, timeout=30) as response:
+            content = response.read()
+    except (OSError, http.client.HTTPException) as e:
+        fail(f'could not download {NAMES_URL} ({e}); put a text file at {path} or pass --input=FILE')
+    if hashlib.sha256(content).hexdigest() != NAMES_SHA256:
+        fail(f'{NAMES_URL} sent something other than the names list; put a text file at {path} '
+             f'or pass --input=FILE')
+    try:
+        fd, partial = tempfile.mkstemp(dir=os.path.dirname(path), suffix='.part')
+        with os.fdopen(fd, 'wb') as f:
+            f.write(content)
+        os.chmod(partial, 0o644)
+        os.replace(partial, path)
+    except OSError as e:
+        fail(f'could not save the names list as {path} ({e.strerror}); pass --input=FILE instead')
+
+# -----------------------------------------------------------------------------
+# tokenizer: every distinct character is a token, plus BOS, a token of its own
+# that marks both the beginning and the end of a document
+
+def build_vocab(docs):
+    """The sorted characters of the dataset; a character's id is its index."""
+    return sorted(set(''.join(docs)))
+
+
+def encode(doc, stoi, BOS):
+    """A document as the token sequence the model trains on: BOS, its characters, BOS."""
+    return [BOS] + [stoi[ch] for ch in doc] + [BOS]
+
+# -----------------------------------------------------------------------------
+# autograd: a scalar Value remembers its children and, for each child, the
+# local derivative d(self)/d(child); backward() chains them into d(loss)/d(node)
+
+class Value:
+    # fixed slots instead of a __dict__: a training step makes tens of thousands of nodes
+    __slots__ = ('data', 'grad', '_children', '_local_grads')
+
+    def __init__(self, data, children=(), local_grads=()):
+        self.data = data                 # the number, from the forward pass
+        self.grad = 0                    # d(loss)/d(self), filled in by backward()
+        self._children = children        # the Values this one was computed from
+        self._local_grads = local_grads  # d(self)/d(child), one for each child
+
+    # the primitives: the forward value, then the local derivative for each child
+
+    def __add__(self, other):  # a + b;  d/da = 1, d/db = 1
+        other = other if isinstance(other, Value) else Value(other)
+        return Value(self.data + other.data, (self, other), (1, 1))
+
+    def __mul__(self, other):  # a * b;  d/da = b, d/db = a
+        other = other if isinstance(other, Value) else Value(other)
+        return Value(self.data * other.data, (self, other), (other.data, self.data))
+
+    def __pow__(self, k):  # a ** k for a plain number k;  d/da = k * a ** (k - 1)
+        return Value(self.data ** k, (self,), (k * self.data ** (k - 1),))
+
+    def log(self):  # log(a);  d/da = 1 / a
+        return Value(math.log(self.data), (self,), (1 / self.data,))
+
+    def exp(self):  # exp(a);  d/da = exp(a)
+        return Value(math.exp(self.data), (self,), (math.exp(self.data),))
+
+    def relu(self):  # max(0, a);  d/da = 1 where a > 0, else 0
+        return Value(max(0, self.data), (self,), (float(self.data > 0),))
+
+    # the rest is built from the primitives, exactly as the reference builds it,
+    # because a different composition rounds differently in the last bit
+
+    def __neg__(self): return self * -1                     # -a = a * -1
+    def __radd__(self, other): return self + other          # 3 + a
+    def __sub__(self, other): return self + (-other)        # a - b = a + (-b)
+    def __rsub__(self, other): return other + (-self)       # 3 - a
+    def __rmul__(self, other): return self * other          # 3 * a
+    def __truediv__(self, other): return self * other ** -1  # a / b = a * b**-1
+    def __rtruediv__(self, other): return other * self ** -1  # 3 / a
+
+    def backward(self):
+        """Fill in d(self)/d(node) for every node of the graph below self."""
+        # Topological order: depth-first, children in recorded order, a node
+        # listed after all of its children. An explicit stack instead of
+        # recursion, because a deep model's graph is thousands of nodes deep.
+        topo, visited = [], {self}
+        stack = [(self, iter(self._children))]
+        while stack:
+            node, children = stack[-1]
+            for child in children:
+                if child not in visited:
+                    visited.add(child)
+                    stack.append((child, iter(child._children)))
+                    break
+            else:  # every child is listed: now the node itself
+                stack.pop()
+                topo.append(node)
+        # Chain rule, from the output back: each node hands its gradient to its
+        # children, scaled by the local derivative. Same order as the reference,
+        # so every gradient is the same sum added up in the same order.
+        self.grad = 1
+        for node in reversed(topo):
+            grad = node.grad
+            for child, local_grad in zip(node._children, node._local_grads):
+                child.grad += local_grad * grad
+
+
+# Sums and dot products as one node with many children. The reference builds
+# them as chains of two-input nodes (0 + a0, then + a1, ...); a single node adds
+# the same numbers in the same order and hands each child the same gradient
+# (the chain's links pass it on times 1, which is exact), while making far fewer
+# objects. The children are recorded in the chain's order, so the depth-first
+# order above, and with it every bit, stays the same.
+
+def total(values):  # a0 + a1 + ...;  d/da_i = 1
+    return Value(reduce(add, [v.data for v in values], 0), tuple(values), (1,) * len(values))
+
+
+def dot(a, b):  # a0*b0 + a1*b1 + ...;  d/da_i = b_i, d/db_i = a_i
+    a_data = [ai.data for ai in a]
+    b_data = [bi.data for bi in b]
+    children, local_grads = [], []
+    for ai, bi, a_d, b_d in zip(a, b, a_data, b_data):
+        children += (ai, bi)
+        local_grads += (b_d, a_d)
+    return Value(reduce(add, map(mul, a_data, b_data), 0), tuple(children), tuple(local_grads))
+
+# -----------------------------------------------------------------------------
+# parameters: every weight is drawn from a normal distribution, row by row, in
+# the order of the state_dict below (the order decides the random numbers)
+
+def matrix(nout, nin, std=0.08):
+    return [[Value(random.gauss(0, std)) for _ in range(nin)] for _ in range(nout)]
+
+
+def init_state_dict(vocab_size, n_layer, n_embd, block_size):
+    state_dict = {'wte': matrix(vocab_size, n_embd),      # token embeddings
+                  'wpe': matrix(block_size, n_embd),      # position embeddings
+                  'lm_head': matrix(vocab_size, n_embd)}  # vector -> next-token scores
+    for i in range(n_layer):
+        state_dict[f'layer{i}.attn_wq'] = matrix(n_embd, n_embd)
+        state_dict[f'layer{i}.attn_wk'] = matrix(n_embd, n_embd)
+        state_dict[f'layer{i}.attn_wv'] = matrix(n_embd, n_embd)
+        state_dict[f'layer{i}.attn_wo'] = matrix(n_embd, n_embd)
+        state_dict[f'layer{i}.mlp_fc1'] = matrix(4 * n_embd, n_embd)
+        state_dict[f'layer{i}.mlp_fc2'] = matrix(n_embd, 4 * n_embd)
+    return state_dict
+
+
+def parameters(state_dict):
+    """All weights in one flat list, the order the optimizer walks them."""
+    return [p for mat in state_dict.values() for row in mat for p in row]
+
+# -----------------------------------------------------------------------------
+# model: a GPT that reads one token at a time, keeping the keys and values of
+# earlier positions in a cache so that attention can look back at them
+
+def linear(x, w):
+    """y = W x: one dot product per row of W."""
+    return [dot(row, x) for row in w]
+
+
+def softmax(logits):
+    """Scores -> probabilities that are positive and add up to 1."""
+    max_val = max(val.data for val in logits)  # exp of a large score overflows; shifting by the max does not
+    exps = [(val - max_val).exp() for val in logits]
+    norm = total(exps)
+    return [e / norm for e in exps]
+
+
+def rmsnorm(x):
+    """Rescale x to a root-mean-square of 1, so activations keep their size layer after layer."""
+    ms = dot(x, x) / len(x)
+    scale = (ms + 1e-5) ** -0.5
+    return [xi * scale for xi in x]
+
+
+def gpt(token_id, pos_id, keys, values, state_dict, n_head):
+    """The next-token scores (logits) after token_id at position pos_id.
+    keys and values hold one list per layer: the cache of earlier positions."""
+    x = [t + p for t, p in zip(state_dict['wte'][token_id], state_dict['wpe'][pos_id])]
+    x = rmsnorm(x)
+    head_dim = len(x) // n_head
+    for li in range(len(keys)):
+        # 1) attention: each head mixes the values of the positions so far,
+        #    weighted by how well the query matches each position's key
+        x_residual = x
+        x = rmsnorm(x)
+        q = linear(x, state_dict[f'layer{li}.attn_wq'])
+        k = linear(x, state_dict[f'layer{li}.attn_wk'])
+        v = linear(x, state_dict[f'layer{li}.attn_wv'])
+        keys[li].append(k)
+        values[li].append(v)
+        x_attn = []
+        for h in range(n_head):
+            hs = slice(h * head_dim, (h + 1) * head_dim)
+            q_h = q[hs]
+            k_h = [kt[hs] for kt in keys[li]]
+            v_h = [vt[hs] for vt in values[li]]
+            attn_logits = [dot(q_h, kt) / head_dim ** 0.5 for kt in k_h]  # scaled: keeps softmax soft
+            attn_weights = softmax(attn_logits)
+            x_attn += [dot(attn_weights, [vt[j] for vt in v_h]) for j in range(head_dim)]
+        x = linear(x_attn, state_dict[f'layer{li}.attn_wo'])
+        x = [a + b for a, b in zip(x, x_residual)]
+        # 2) MLP: think about what was gathered, one position at a time
+        x_residual = x
+        x = rmsnorm(x)
+        x = linear(x, state_dict[f'layer{li}.mlp_fc1'])
+        x = [xi.relu() for xi in x]
+        x = linear(x, state_dict[f'layer{li}.mlp_fc2'])
+        x = [a + b for a, b in zip(x, x_residual)]
+    return linear(x, state_dict['lm_head'])
+
+# -----------------------------------------------------------------------------
+# training: for each document, the mean over its positions of -log(probability
+# the model gave the right next token); Adam moves every weight downhill
+
+beta1 = 0.85     # Adam's memory of past gradients (momentum)
+beta2 = 0.99     # Adam's memory of past squared gradients (per-weight scale)
+eps_adam = 1e-8  # keeps the step finite where a gradient has always been 0
+
+
+def doc_loss(tokens, state_dict, n_layer, n_head, block_size):
+    """The average next-token loss over one document, as a graph ready for backward()."""
+    n = min(block_size, len(tokens) - 1)  # a document longer than the context is cut
+    keys, values = [[] for _ in range(n_layer)], [[] for _ in range(n_layer)]
+    losses = []
+    for pos_id in range(n):
+        token_id, target_id = tokens[pos_id], tokens[pos_id + 1]
+        probs = softmax(gpt(token_id, pos_id, keys, values, state_dict, n_head))
+        losses.append(-probs[target_id].log())
+    return (1 / n) * total(losses)
+
+
+def adam_step(params, m, v, step, num_steps, learning_rate):
+    """Update every parameter from its gradient, then zero the gradient."""
+    lr_t = learning_rate * (1 - step / num_steps)  # linear decay: big steps first, small ones last
+    for i, p in enumerate(params):
+        m[i] = beta1 * m[i] + (1 - beta1) * p.grad
+        v[i] = beta2 * v[i] + (1 - beta2) * p.grad ** 2  # a power, as the reference: g * g differs in the last bit
+        m_hat = m[i] / (1 - beta1 ** (step + 1))  # undo the bias of m and v towards their start at 0
+        v_hat = v[i] / (1 - beta2 ** (step + 1))
+        p.data -= lr_t * m_hat / (v_hat ** 0.5 + eps_adam)
+        p.grad = 0
+
+# -----------------------------------------------------------------------------
+# sampling: start from BOS and draw one token at a time until the model says BOS
+
+def sample(state_dict, n_layer, n_head, block_size, BOS, temperature):
+    """A new document as a list of token ids."""
+    keys, values = [[] for _ in range(n_layer)], [[] for _ in range(n_layer)]
+    token_id = BOS
+    out = []
+    for pos_id in range(block_size):
+        logits = gpt(token_id, pos_id, keys, values, state_dict, n_head)
+        probs = softmax([l / temperature for l in logits])  # temperature reshapes the distribution
+        token_id = random.choices(range(BOS + 1), weights=[p.data for p in probs])[0]
+        if token_id == BOS:  # the model chose to end the document
+            break
+        out.append(token_id)
+    return out
+
+# -----------------------------------------------------------------------------
+
+def main(argv=None):
+    args = parse_args(argv)
+    if args.input == DEFAULT_INPUT and not os.path.exists(DEFAULT_INPUT):
+        download_names(DEFAULT_INPUT)
+    docs = load_docs(args.input)
+    random.seed(args.seed)
+    random.shuffle(docs)
+    print(f"num docs: {len(docs)}")
+
+    chars = build_vocab(docs)
+    stoi = {ch: i for i, ch in enumerate(chars)}
+    BOS = len(chars)
+    vocab_size = len(chars) + 1
+    print(f"vocab size: {vocab_size}")
+
+    state_dict = init_state_dict(vocab_size, args.n_layer, args.n_embd, args.block_size)
+    params = parameters(state_dict)
+    print(f"num params: {len(params)}")
+
+    m = [0.0] * len(params)  # Adam's running mean of each gradient
+    v = [0.0] * len(params)  # ... and of each squared gradient
+    for step in range(args.num_steps):
+        tokens = encode(docs[step % len(docs)], stoi, BOS)
+        loss = doc_loss(tokens, state_dict, args.n_layer, args.n_head, args.block_size)
+        loss.backward()
+        adam_step(params, m, v, step, args.num_steps, args.learning_rate)
+        print(f"step {step+1:4d} / {args.num_steps:4d} | loss {loss.data:.4f}", end='\r')
+
+    print("\n--- inference (new, hallucinated names) ---")
+    for sample_idx in range(args.num_samples):
+        ids = sample(state_dict, args.n_layer, args.n_head, args.block_size, BOS, args.temperature)
+        print(f"sample {sample_idx+1:2d}: {''.join(chars[i] for i in ids)}")
+
+
+if __name__ == '__main__':
+    # The graph has no reference cycles, so reference counting frees each step's
+    # nodes; the cycle collector would only rescan millions of them for nothing.
+    gc.disable()
+    main()

@@ -1,0 +1,224 @@
+"""
+The plain oracle: microgpt computed the slow, obvious way.
+
+Every operation makes one node with at most two children, sums are chains of
+two-input additions, and backward() sorts the graph with the recursive
+depth-first search of the reference program. Nothing here is tuned for speed:
+it exists so that the fast microgpt.py can be checked against it on settings
+and datasets for which no stored reference output exists.
+
+It offers the same functions as microgpt.py (init_state_dict, gpt, loss_for,
+adam_step, sample) and the same command line, so the differential tests and
+the benchmark can drive either one.
+"""
+import math
+import os
+import random
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import microgpt  # noqa: E402  (only for its command line and its dataset reader)
+
+# The recursive search goes one call deeper for every link of the longest chain
+# in the graph; deep models need far more than Python's default of 1000.
+sys.setrecursionlimit(1_000_000)
+
+
+class Value:
+    __slots__ = ('data', 'grad', '_children', '_local_grads')
+
+    def __init__(self, data, children=(), local_grads=()):
+        self.data = data
+        self.grad = 0
+        self._children = children
+        self._local_grads = local_grads
+
+    def __add__(self, other):
+        other = other if isinstance(other, Value) else Value(other)
+        return Value(self.data + other.data, (self, other), (1, 1))
+
+    def __mul__(self, other):
+        other = other if isinstance(other, Value) else Value(other)
+        return Value(self.data * other.data, (self, other), (other.data, self.data))
+
+    def __pow__(self, k):
+        return Value(self.data ** k, (self,), (k * self.data ** (k - 1),))
+
+    def log(self):
+        return Value(math.log(self.data), (self,), (1 / self.data,))
+
+    def exp(self):
+        return Value(math.exp(self.data), (self,), (math.exp(self.data),))
+
+    def relu(self):
+        return Value(max(0, self.data), (self,), (float(self.data > 0),))
+
+    def __neg__(self): return self * -1
+    def __radd__(self, other): return self + other
+    def __sub__(self, other): return self + (-other)
+    def __rsub__(self, other): return other + (-self)
+    def __rmul__(self, other): return self * other
+    def __truediv__(self, other): return self * other ** -1
+    def __rtruediv__(self, other): return other * self ** -1
+
+    def backward(self):
+        topo, visited = [], set()
+
+        def build_topo(v):
+            if v not in visited:
+                visited.add(v)
+                for child in v._children:
+                    build_topo(child)
+                topo.append(v)
+
+        build_topo(self)
+        self.grad = 1
+        for v in reversed(topo):
+            for child, local_grad in zip(v._children, v._local_grads):
+                child.grad += local_grad * v.grad
+
+
+def matrix(nout, nin, std=0.08):
+    return [[Value(random.gauss(0, std)) for _ in range(nin)] for _ in range(nout)]
+
+
+def init_state_dict(vocab_size, n_layer, n_embd, block_size):
+    state_dict = {'wte': matrix(vocab_size, n_embd),
+                  'wpe': matrix(block_size, n_embd),
+                  'lm_head': matrix(vocab_size, n_embd)}
+    for i in range(n_layer):
+        state_dict[f'layer{i}.attn_wq'] = matrix(n_embd, n_embd)
+        state_dict[f'layer{i}.attn_wk'] = matrix(n_embd, n_embd)
+        state_dict[f'layer{i}.attn_wv'] = matrix(n_embd, n_embd)
+        state_dict[f'layer{i}.attn_wo'] = matrix(n_embd, n_embd)
+        state_dict[f'layer{i}.mlp_fc1'] = matrix(4 * n_embd, n_embd)
+        state_dict[f'layer{i}.mlp_fc2'] = matrix(n_embd, 4 * n_embd)
+    return state_dict
+
+
+def linear(x, w):
+    return [sum(wi * xi for wi, xi in zip(wo, x)) for wo in w]
+
+
+def softmax(logits):
+    max_val = max(val.data for val in logits)
+    exps = [(val - max_val).exp() for val in logits]
+    total = sum(exps)
+    return [e / total for e in exps]
+
+
+def rmsnorm(x):
+    ms = sum(xi * xi for xi in x) / len(x)
+    scale = (ms + 1e-5) ** -0.5
+    return [xi * scale for xi in x]
+
+
+def gpt(token_id, pos_id, keys, values, state_dict, n_head):
+    n_layer = len(keys)
+    tok_emb = state_dict['wte'][token_id]
+    pos_emb = state_dict['wpe'][pos_id]
+    x = [t + p for t, p in zip(tok_emb, pos_emb)]
+    x = rmsnorm(x)
+    head_dim = len(x) // n_head
+    for li in range(n_layer):
+        x_residual = x
+        x = rmsnorm(x)
+        q = linear(x, state_dict[f'layer{li}.attn_wq'])
+        k = linear(x, state_dict[f'layer{li}.attn_wk'])
+        v = linear(x, state_dict[f'layer{li}.attn_wv'])
+        keys[li].append(k)
+        values[li].append(v)
+        x_attn = []
+        for h in range(n_head):
+            hs = h * head_dim
+            q_h = q[hs:hs + head_dim]
+            k_h = [ki[hs:hs + head_dim] for ki in keys[li]]
+            v_h = [vi[hs:hs + head_dim] for vi in values[li]]
+            attn_logits = [sum(q_h[j] * k_h[t][j] for j in range(head_dim)) / head_dim ** 0.5
+                           for t in range(len(k_h))]
+            attn_weights = softmax(attn_logits)
+            head_out = [sum(attn_weights[t] * v_h[t][j] for t in range(len(v_h)))
+                        for j in range(head_dim)]
+            x_attn.extend(head_out)
+        x = linear(x_attn, state_dict[f'layer{li}.attn_wo'])
+        x = [a + b for a, b in zip(x, x_residual)]
+        x_residual = x
+        x = rmsnorm(x)
+        x = linear(x, state_dict[f'layer{li}.mlp_fc1'])
+        x = [xi.relu() for xi in x]
+        x = linear(x, state_dict[f'layer{li}.mlp_fc2'])
+        x = [a + b for a, b in zip(x, x_residual)]
+    return linear(x, state_dict['lm_head'])
+
+
+def loss_for(tokens, state_dict, n_head, block_size):
+    n_layer = len(state_dict) // 6
+    n = min(block_size, len(tokens) - 1)
+    keys, values = [[] for _ in range(n_layer)], [[] for _ in range(n_layer)]
+    losses = []
+    for pos_id in range(n):
+        token_id, target_id = tokens[pos_id], tokens[pos_id + 1]
+        logits = gpt(token_id, pos_id, keys, values, state_dict, n_head)
+        probs = softmax(logits)
+        losses.append(-probs[target_id].log())
+    return (1 / n) * sum(losses)
+
+
+def adam_step(params, m, v, step, num_steps, learning_rate,
+              beta1=0.85, beta2=0.99, eps_adam=1e-8):
+    lr_t = learning_rate * (1 - step / num_steps)
+    for i, p in enumerate(params):
+        m[i] = beta1 * m[i] + (1 - beta1) * p.grad
+        v[i] = beta2 * v[i] + (1 - beta2) * p.grad ** 2
+        m_hat = m[i] / (1 - beta1 ** (step + 1))
+        v_hat = v[i] / (1 - beta2 ** (step + 1))
+        p.data -= lr_t * m_hat / (v_hat ** 0.5 + eps_adam)
+        p.grad = 0
+
+
+def sample(state_dict, n_head, block_size, BOS, temperature):
+    n_layer = len(state_dict) // 6
+    vocab_size = BOS + 1
+    keys, values = [[] for _ in range(n_layer)], [[] for _ in range(n_layer)]
+    token_id = BOS
+    out = []
+    for pos_id in range(block_size):
+        logits = gpt(token_id, pos_id, keys, values, state_dict, n_head)
+        probs = softmax([l / temperature for l in logits])
+        token_id = random.choices(range(vocab_size), weights=[p.data for p in probs])[0]
+        if token_id == BOS:
+            break
+        out.append(token_id)
+    return out
+
+
+def main(argv=None):
+    args = microgpt.parse_args(argv)
+    docs = microgpt.load_docs(args.input)
+    random.seed(args.seed)
+    random.shuffle(docs)
+    print(f"num docs: {len(docs)}")
+    uchars = sorted(set(''.join(docs)))
+    BOS = len(uchars)
+    vocab_size = len(uchars) + 1
+    print(f"vocab size: {vocab_size}")
+    state_dict = init_state_dict(vocab_size, args.n_layer, args.n_embd, args.block_size)
+    params = [p for mat in state_dict.values() for row in mat for p in row]
+    print(f"num params: {len(params)}")
+    m = [0.0] * len(params)
+    v = [0.0] * len(params)
+    for step in range(args.num_steps):
+        doc = docs[step % len(docs)]
+        tokens = [BOS] + [uchars.index(ch) for ch in doc] + [BOS]
+        loss = loss_for(tokens, state_dict, args.n_head, args.block_size)
+        loss.backward()
+        adam_step(params, m, v, step, args.num_steps, args.learning_rate)
+        print(f"step {step+1:4d} / {args.num_steps:4d} | loss {loss.data:.4f}", end='\r')
+    print("\n--- inference (new, hallucinated names) ---")
+    for sample_idx in range(args.num_samples):
+        ids = sample(state_dict, args.n_head, args.block_size, BOS, args.temperature)
+        print(f"sample {sample_idx+1:2d}: {''.join(uchars[i] for i in ids)}")
+
+
+if __name__ == '__main__':
+    main()
