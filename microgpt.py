@@ -258,10 +258,10 @@ def total(values):  # a0 + a1 + ...;  d/da_i = 1
 def dot(a, b):  # a0*b0 + a1*b1 + ...;  d/da_i = b_i, d/db_i = a_i
     a_data = [ai.data for ai in a]
     b_data = [bi.data for bi in b]
-    children, local_grads = [], []
-    for ai, bi, a_d, b_d in zip(a, b, a_data, b_data):
-        children += (ai, bi)
-        local_grads += (b_d, a_d)
+    children = [None] * (2 * len(a))      # interleaved (a0, b0, a1, b1, ...), as the chain records them
+    children[0::2], children[1::2] = a, b
+    local_grads = [None] * (2 * len(a))   # (b0, a0, b1, a1, ...)
+    local_grads[0::2], local_grads[1::2] = b_data, a_data
     return Value(reduce(add, map(mul, a_data, b_data), 0), tuple(children), tuple(local_grads))
 
 # -----------------------------------------------------------------------------

@@ -7,7 +7,7 @@ depth-first search of the reference program. Nothing here is tuned for speed:
 it exists so that the fast microgpt.py can be checked against it on settings
 and datasets for which no stored reference output exists.
 
-It offers the same functions as microgpt.py (init_state_dict, gpt, loss_for,
+It offers the same functions as microgpt.py (init_state_dict, gpt, doc_loss,
 adam_step, sample) and the same command line, so the differential tests and
 the benchmark can drive either one.
 """
@@ -151,8 +151,7 @@ def gpt(token_id, pos_id, keys, values, state_dict, n_head):
     return linear(x, state_dict['lm_head'])
 
 
-def loss_for(tokens, state_dict, n_head, block_size):
-    n_layer = len(state_dict) // 6
+def doc_loss(tokens, state_dict, n_layer, n_head, block_size):
     n = min(block_size, len(tokens) - 1)
     keys, values = [[] for _ in range(n_layer)], [[] for _ in range(n_layer)]
     losses = []
@@ -176,8 +175,7 @@ def adam_step(params, m, v, step, num_steps, learning_rate,
         p.grad = 0
 
 
-def sample(state_dict, n_head, block_size, BOS, temperature):
-    n_layer = len(state_dict) // 6
+def sample(state_dict, n_layer, n_head, block_size, BOS, temperature):
     vocab_size = BOS + 1
     keys, values = [[] for _ in range(n_layer)], [[] for _ in range(n_layer)]
     token_id = BOS
@@ -210,13 +208,13 @@ def main(argv=None):
     for step in range(args.num_steps):
         doc = docs[step % len(docs)]
         tokens = [BOS] + [uchars.index(ch) for ch in doc] + [BOS]
-        loss = loss_for(tokens, state_dict, args.n_head, args.block_size)
+        loss = doc_loss(tokens, state_dict, args.n_layer, args.n_head, args.block_size)
         loss.backward()
         adam_step(params, m, v, step, args.num_steps, args.learning_rate)
         print(f"step {step+1:4d} / {args.num_steps:4d} | loss {loss.data:.4f}", end='\r')
     print("\n--- inference (new, hallucinated names) ---")
     for sample_idx in range(args.num_samples):
-        ids = sample(state_dict, args.n_head, args.block_size, BOS, args.temperature)
+        ids = sample(state_dict, args.n_layer, args.n_head, args.block_size, BOS, args.temperature)
         print(f"sample {sample_idx+1:2d}: {''.join(uchars[i] for i in ids)}")
 
 
