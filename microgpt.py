@@ -25,14 +25,10 @@ it faster without changing a bit; each says so where it stands.
 
 import argparse
 import gc
-import hashlib
-import http.client
 import math
 import os
 import random
 import sys
-import tempfile
-import urllib.request
 from functools import reduce
 from operator import add, mul
 
@@ -40,42 +36,41 @@ from operator import add, mul
 # settings: the defaults reproduce the reference run; each can be changed from
 # the command line, e.g. python microgpt.py --n_layer=2 --num_steps=300
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-DEFAULT_INPUT = os.path.join(HERE, 'input.txt')
+DEFAULT_INPUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'input.txt')
 NAMES_URL = 'https://raw.githubusercontent.com/karpathy/makemore/988aa59/names.txt'
 NAMES_SHA256 = '0a30b5557f192f32ab962680889aac5f6fda0f4cecf40a6d0b5694f58ea8cc4d'
 
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(
-        description='Train a tiny GPT on a text file, one document per line, then sample from it.')
+        description='Train a tiny GPT on a text file, one document per line, then sample from it.',
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.error = fail  # one line on stderr, not a usage dump
     data = parser.add_argument_group('data')
     data.add_argument('--input', default=DEFAULT_INPUT, metavar='FILE',
-                      help='UTF-8 text file, one document per line '
-                           '(default: input.txt beside microgpt.py, the names list)')
-    data.add_argument('--seed', type=whole_number(0), default=42,
-                      help='seeds the shuffle, the initial weights and the sampling (default: %(default)s)')
+                      help='UTF-8 text file, one document per line; '
+                           'the default, the names list, is downloaded if missing')
+    data.add_argument('--seed', type=whole_number(0), default=42, metavar='N',
+                      help='seeds the shuffle, the initial weights and the sampling')
     model = parser.add_argument_group('model')
-    model.add_argument('--n_layer', type=whole_number(1), default=1,
-                       help='transformer blocks, one after the other (default: %(default)s)')
-    model.add_argument('--n_embd', type=whole_number(1), default=16,
-                       help='width of every token\'s vector (default: %(default)s)')
-    model.add_argument('--block_size', type=whole_number(1), default=16,
-                       help='longest context in tokens; longer documents are cut (default: %(default)s)')
-    model.add_argument('--n_head', type=whole_number(1), default=4,
-                       help='attention heads; each looks at n_embd // n_head dimensions (default: %(default)s)')
+    model.add_argument('--n_layer', type=whole_number(1), default=1, metavar='N',
+                       help='transformer blocks, one after the other')
+    model.add_argument('--n_embd', type=whole_number(1), default=16, metavar='N',
+                       help="width of every token's vector")
+    model.add_argument('--block_size', type=whole_number(1), default=16, metavar='N',
+                       help='longest context in tokens; longer documents are cut')
+    model.add_argument('--n_head', type=whole_number(1), default=4, metavar='N',
+                       help='attention heads; each looks at n_embd // n_head dimensions')
     train = parser.add_argument_group('training')
-    train.add_argument('--num_steps', type=whole_number(0), default=1000,
-                       help='training steps, one document each; 0 samples from the untrained model '
-                            '(default: %(default)s)')
-    train.add_argument('--learning_rate', type=positive_number, default=0.01,
-                       help='Adam step size at the start; it falls linearly to 0 (default: %(default)s)')
+    train.add_argument('--num_steps', type=whole_number(0), default=1000, metavar='N',
+                       help='training steps, one document each; 0 samples the untrained model')
+    train.add_argument('--learning_rate', type=positive_number, default=0.01, metavar='X',
+                       help="Adam's step size at the start; it falls linearly to 0")
     sampling = parser.add_argument_group('sampling')
-    sampling.add_argument('--temperature', type=positive_number, default=0.5,
-                          help='below 1 sharpens the distribution, above 1 flattens it (default: %(default)s)')
-    sampling.add_argument('--num_samples', type=whole_number(0), default=20,
-                          help='how many documents to invent after training (default: %(default)s)')
+    sampling.add_argument('--temperature', type=positive_number, default=0.5, metavar='X',
+                          help='below 1 sharpens the distribution, above 1 flattens it')
+    sampling.add_argument('--num_samples', type=whole_number(0), default=20, metavar='N',
+                          help='how many new documents to invent after training')
     args = parser.parse_args(argv)
     if args.n_embd % args.n_head:
         fail(f'--n_embd={args.n_embd} must be divisible by --n_head={args.n_head}, '
@@ -136,26 +131,34 @@ def load_docs(path):
 
 
 def download_names(path):
-    """Fetch the names list into path, through a temporary file renamed only
-    once the whole file has arrived, so no half-written input is ever left."""
+    """Fetch the names list into path. It is written to a temporary file that
+    is renamed only once complete, so no half-written input is ever left."""
+    # imported here: only a run without its dataset needs them, and they would
+    # add a few megabytes to every other run
+    import hashlib, http.client, tempfile, urllib.request
     print(f'microgpt.py: {path} is missing; downloading the names list from {NAMES_URL}',
           file=sys.stderr)
     try:
         with urllib.request.urlopen(NAMES_URL, timeout=30) as response:
             content = response.read()
     except (OSError, http.client.HTTPException) as e:
-        fail(f'could not download {NAMES_URL} ({e}); put a text file at {path} or pass --input=FILE')
+        fail(f'could not download {NAMES_URL} ({e}); '
+             f'put a text file at {path} or pass --input=FILE')
     if hashlib.sha256(content).hexdigest() != NAMES_SHA256:
         fail(f'{NAMES_URL} sent something other than the names list; put a text file at {path} '
              f'or pass --input=FILE')
     try:
         fd, partial = tempfile.mkstemp(dir=os.path.dirname(path), suffix='.part')
+    except OSError as e:
+        fail(f'cannot write beside {path} ({e.strerror}); pass --input=FILE instead')
+    try:
         with os.fdopen(fd, 'wb') as f:
             f.write(content)
-        os.chmod(partial, 0o644)
+        os.chmod(partial, 0o644)  # mkstemp makes it private; a dataset is not a secret
         os.replace(partial, path)
-    except OSError as e:
-        fail(f'could not save the names list as {path} ({e.strerror}); pass --input=FILE instead')
+    finally:
+        if os.path.exists(partial):  # anything went wrong before the rename
+            os.remove(partial)
 
 # -----------------------------------------------------------------------------
 # tokenizer: every distinct character is a token, plus BOS, a token of its own
@@ -175,6 +178,10 @@ def encode(doc, stoi, BOS):
 # local derivative d(self)/d(child); backward() chains them into d(loss)/d(node)
 
 class Value:
+    """A scalar and the record of how it was computed. The local derivatives
+    are stored as numbers, not as closures that would point back at the node:
+    the graph has no reference cycles, so each step's graph is freed as soon
+    as it is dropped."""
     # fixed slots instead of a __dict__: a training step makes tens of thousands of nodes
     __slots__ = ('data', 'grad', '_children', '_local_grads')
 
@@ -249,7 +256,9 @@ class Value:
 # the same numbers in the same order and hands each child the same gradient
 # (the chain's links pass it on times 1, which is exact), while making far fewer
 # objects. The children are recorded in the chain's order, so the depth-first
-# order above, and with it every bit, stays the same.
+# order above, and with it every bit, stays the same. The adding is a plain
+# left-to-right fold: built-in sum() of floats compensates rounding errors
+# from Python 3.12 on, and so would not round as the chain does.
 
 def total(values):  # a0 + a1 + ...;  d/da_i = 1
     return Value(reduce(add, [v.data for v in values], 0), tuple(values), (1,) * len(values))
@@ -258,9 +267,9 @@ def total(values):  # a0 + a1 + ...;  d/da_i = 1
 def dot(a, b):  # a0*b0 + a1*b1 + ...;  d/da_i = b_i, d/db_i = a_i
     a_data = [ai.data for ai in a]
     b_data = [bi.data for bi in b]
-    children = [None] * (2 * len(a))      # interleaved (a0, b0, a1, b1, ...), as the chain records them
+    children = [None] * (2 * len(a))  # interleaved (a0, b0, a1, b1, ...), the chain's order
     children[0::2], children[1::2] = a, b
-    local_grads = [None] * (2 * len(a))   # (b0, a0, b1, a1, ...)
+    local_grads = [None] * (2 * len(a))  # (b0, a0, b1, a1, ...)
     local_grads[0::2], local_grads[1::2] = b_data, a_data
     return Value(reduce(add, map(mul, a_data, b_data), 0), tuple(children), tuple(local_grads))
 
@@ -301,7 +310,8 @@ def linear(x, w):
 
 def softmax(logits):
     """Scores -> probabilities that are positive and add up to 1."""
-    max_val = max(val.data for val in logits)  # exp of a large score overflows; shifting by the max does not
+    # exp() of a large score overflows; shifted by the largest, every score is <= 0
+    max_val = max(val.data for val in logits)
     exps = [(val - max_val).exp() for val in logits]
     norm = total(exps)
     return [e / norm for e in exps]
@@ -336,7 +346,8 @@ def gpt(token_id, pos_id, keys, values, state_dict, n_head):
             q_h = q[hs]
             k_h = [kt[hs] for kt in keys[li]]
             v_h = [vt[hs] for vt in values[li]]
-            attn_logits = [dot(q_h, kt) / head_dim ** 0.5 for kt in k_h]  # scaled: keeps softmax soft
+            # divided by sqrt(head_dim), so that wider heads do not make softmax peakier
+            attn_logits = [dot(q_h, kt) / head_dim ** 0.5 for kt in k_h]
             attn_weights = softmax(attn_logits)
             x_attn += [dot(attn_weights, [vt[j] for vt in v_h]) for j in range(head_dim)]
         x = linear(x_attn, state_dict[f'layer{li}.attn_wo'])
@@ -376,8 +387,8 @@ def adam_step(params, m, v, step, num_steps, learning_rate):
     lr_t = learning_rate * (1 - step / num_steps)  # linear decay: big steps first, small ones last
     for i, p in enumerate(params):
         m[i] = beta1 * m[i] + (1 - beta1) * p.grad
-        v[i] = beta2 * v[i] + (1 - beta2) * p.grad ** 2  # a power, as the reference: g * g differs in the last bit
-        m_hat = m[i] / (1 - beta1 ** (step + 1))  # undo the bias of m and v towards their start at 0
+        v[i] = beta2 * v[i] + (1 - beta2) * p.grad ** 2  # a power: g * g can differ in the last bit
+        m_hat = m[i] / (1 - beta1 ** (step + 1))  # undo m's and v's pull towards their start at 0
         v_hat = v[i] / (1 - beta2 ** (step + 1))
         p.data -= lr_t * m_hat / (v_hat ** 0.5 + eps_adam)
         p.grad = 0
@@ -391,15 +402,19 @@ def sample(state_dict, n_layer, n_head, block_size, BOS, temperature):
     token_id = BOS
     out = []
     for pos_id in range(block_size):
+        # scores for the next token; the cache already holds every earlier position
         logits = gpt(token_id, pos_id, keys, values, state_dict, n_head)
-        probs = softmax([l / temperature for l in logits])  # temperature reshapes the distribution
+        # temperature: below 1 sharpens the distribution, above 1 flattens it
+        probs = softmax([l / temperature for l in logits])
+        # draw the next token in proportion to its probability
         token_id = random.choices(range(BOS + 1), weights=[p.data for p in probs])[0]
-        if token_id == BOS:  # the model chose to end the document
+        if token_id == BOS:  # the model ended the document
             break
         out.append(token_id)
     return out
 
 # -----------------------------------------------------------------------------
+# the program: read the documents, build the model, train it, sample from it
 
 def main(argv=None):
     args = parse_args(argv)
@@ -436,7 +451,21 @@ def main(argv=None):
 
 
 if __name__ == '__main__':
-    # The graph has no reference cycles, so reference counting frees each step's
-    # nodes; the cycle collector would only rescan millions of them for nothing.
+    # The graph has no reference cycles, so reference counting alone frees each
+    # step's nodes; the cycle collector would only scan them again and again.
+    # Pausing it changes no number and saves about a tenth of the run time.
     gc.disable()
-    main()
+    sys.stdout.reconfigure(encoding='utf-8')  # a dataset in any script prints on any platform
+    try:
+        main()
+    except KeyboardInterrupt:  # Ctrl-C: stop at once; the progress line shows the step reached
+        print()
+        print('microgpt.py: interrupted', file=sys.stderr)
+        sys.exit(130)
+    except (ArithmeticError, ValueError) as e:  # log(0), exp overflow, weights gone to nan
+        fail(f'the arithmetic broke down ({e}): training diverged or a setting is too extreme; '
+             f'try a smaller --learning_rate or a --temperature nearer 1')
+    except BrokenPipeError:  # whoever read our output stopped early, as `| head` does
+        # what is still buffered goes nowhere, instead of failing again at exit
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(1)
