@@ -82,7 +82,7 @@ def main():
 
     fast, slow = (statistics.median(times[name]) for name in sides)
     print(f'median wall time: microgpt.py {fast:.2f} s, {baseline_name} {slow:.2f} s '
-          f'-> {slow / fast:.1f}x faster')
+          f'-> {slow / fast:.2f}x faster')
     print('peak memory: ' + ', '.join(f'{name} {max(peaks[name]):.1f} MiB' for name in sides))
     print('same output bytes: ' + ('yes' if len(outputs) == 1 else 'NO, the outputs differ'))
 
