@@ -33,8 +33,9 @@ from functools import reduce
 from operator import add, mul
 
 # -----------------------------------------------------------------------------
-# settings: the defaults reproduce the reference run; each can be changed from
-# the command line, e.g. python microgpt.py --n_layer=2 --num_steps=300
+# Settings
+# The defaults reproduce the reference run; each can be changed from the command
+# line, e.g. python microgpt.py --n_layer=2 --num_steps=300
 
 DEFAULT_INPUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'input.txt')
 NAMES_URL = 'https://raw.githubusercontent.com/karpathy/makemore/988aa59/names.txt'
@@ -108,7 +109,8 @@ def fail(message):
     sys.exit(2)
 
 # -----------------------------------------------------------------------------
-# dataset: one document per line (here, one name per line)
+# Dataset
+# One document per line of a text file: here, one name per line.
 
 def load_docs(path):
     """The stripped, non-blank lines of a UTF-8 text file, in file order."""
@@ -161,8 +163,9 @@ def download_names(path):
             os.remove(partial)
 
 # -----------------------------------------------------------------------------
-# tokenizer: every distinct character is a token, plus BOS, a token of its own
-# that marks both the beginning and the end of a document
+# Tokenizer
+# Every distinct character is a token, plus BOS, a token of its own that marks
+# both the beginning and the end of a document.
 
 def build_vocab(docs):
     """The sorted characters of the dataset; a character's id is its index."""
@@ -174,8 +177,9 @@ def encode(doc, stoi, BOS):
     return [BOS] + [stoi[ch] for ch in doc] + [BOS]
 
 # -----------------------------------------------------------------------------
-# autograd: a scalar Value remembers its children and, for each child, the
-# local derivative d(self)/d(child); backward() chains them into d(loss)/d(node)
+# Autograd
+# A scalar Value remembers its children and, for each child, the local derivative
+# d(self)/d(child); backward() chains them into d(loss)/d(node) for every node.
 
 class Value:
     """A scalar and the record of how it was computed. The local derivatives
@@ -277,8 +281,9 @@ def dot(a, b):  # a0*b0 + a1*b1 + ...;  d/da_i = b_i, d/db_i = a_i
     return Value(reduce(add, map(mul, a_data, b_data), 0), tuple(children), tuple(local_grads))
 
 # -----------------------------------------------------------------------------
-# parameters: every weight is drawn from a normal distribution, row by row, in
-# the order of the state_dict below (the order decides the random numbers)
+# Parameters
+# Every weight is drawn from a normal distribution, row by row, in the order of
+# the state_dict below: the order decides which random number each weight gets.
 
 def matrix(nout, nin, std=0.08):
     return [[Value(random.gauss(0, std)) for _ in range(nin)] for _ in range(nout)]
@@ -303,8 +308,9 @@ def parameters(state_dict):
     return [p for mat in state_dict.values() for row in mat for p in row]
 
 # -----------------------------------------------------------------------------
-# model: a GPT that reads one token at a time, keeping the keys and values of
-# earlier positions in a cache so that attention can look back at them
+# Model
+# A GPT that reads one token at a time and keeps the keys and values of earlier
+# positions in a cache, so that attention can look back at them.
 
 def linear(x, w):
     """y = W x: one dot product per row of W."""
@@ -365,8 +371,9 @@ def gpt(token_id, pos_id, keys, values, state_dict, n_head):
     return linear(x, state_dict['lm_head'])
 
 # -----------------------------------------------------------------------------
-# training: for each document, the mean over its positions of -log(probability
-# the model gave the right next token); Adam moves every weight downhill
+# Training
+# The loss of a document is the mean over its positions of -log(the probability
+# the model gave the right next token); Adam moves every weight downhill.
 
 beta1 = 0.85     # Adam's memory of past gradients (momentum)
 beta2 = 0.99     # Adam's memory of past squared gradients (per-weight scale)
@@ -397,7 +404,8 @@ def adam_step(params, m, v, step, num_steps, learning_rate):
         p.grad = 0
 
 # -----------------------------------------------------------------------------
-# sampling: start from BOS and draw one token at a time until the model says BOS
+# Sampling
+# Start from BOS and draw one token at a time until the model draws BOS again.
 
 def sample(state_dict, n_layer, n_head, block_size, BOS, temperature):
     """A new document as a list of token ids."""
@@ -417,7 +425,8 @@ def sample(state_dict, n_layer, n_head, block_size, BOS, temperature):
     return out
 
 # -----------------------------------------------------------------------------
-# the program: read the documents, build the model, train it, sample from it
+# The program
+# Read the documents, build the model, train it, sample from it.
 
 def main(argv=None):
     args = parse_args(argv)
