@@ -19,10 +19,6 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import microgpt  # noqa: E402  (only for its command line and its dataset reader)
 
-# The recursive search goes one call deeper for every link of the longest chain
-# in the graph; deep models need far more than Python's default of 1000.
-sys.setrecursionlimit(1_000_000)
-
 
 class Value:
     __slots__ = ('data', 'grad', '_children', '_local_grads')
@@ -71,7 +67,15 @@ class Value:
                     build_topo(child)
                 topo.append(v)
 
-        build_topo(self)
+        # The recursive search goes one call deeper for every link of the
+        # longest chain in the graph; deep models need far more than Python's
+        # default of 1000 calls. The limit is restored for the rest of the process.
+        limit = sys.getrecursionlimit()
+        sys.setrecursionlimit(1_000_000)
+        try:
+            build_topo(self)
+        finally:
+            sys.setrecursionlimit(limit)
         self.grad = 1
         for v in reversed(topo):
             for child, local_grad in zip(v._children, v._local_grads):
