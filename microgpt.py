@@ -46,7 +46,7 @@ def parse_args(argv=None):
     parser = argparse.ArgumentParser(
         description='Train a tiny GPT on a text file, one document per line, then sample from it.',
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    parser.error = fail  # one line on stderr, not a usage dump
+    parser.error = lambda message: fail(f'{message}; see --help')  # one line, not a usage dump
     data = parser.add_argument_group('data')
     data.add_argument('--input', default=DEFAULT_INPUT, metavar='FILE',
                       help='UTF-8 text file, one document per line; '
@@ -128,7 +128,7 @@ def load_docs(path):
     except OSError as e:
         fail(f'cannot read {path}: {e.strerror}')
     if not docs:
-        fail(f'{path} has no documents, only blank lines; put one document on each line')
+        fail(f'{path} has no documents, every line is blank; put one document on each line')
     return docs
 
 
