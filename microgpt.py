@@ -1,48 +1,265 @@
 """
-microgpt: train a tiny GPT on a list of names and invent new ones, in one file
-of pure Python with nothing but the standard library.
+microgpt: a GPT trained on a list of names, in one file of pure Python.
 
-Read it top to bottom. It goes: dataset, character tokenizer, a scalar
-autograd engine (Value), the parameters, the GPT forward pass with a KV cache,
-the Adam training loop, and temperature sampling. Every number the model
-touches is a Value that remembers how it was made, so every derivative in the
-program can be read off a line of code.
+The first part is the whole algorithm, top to bottom: dataset, tokenizer, a
+scalar autograd engine (Value), parameters, the GPT with a KV cache, training
+with Adam, sampling. The second part is the program around it: the command
+line, the dataset download, and one clear line for each failure.
+Left out on purpose, as each would bury the idea: tensors and batches,
+biases, LayerNorm (RMSNorm does the job with less), GELU, dropout, weight tying.
 
-Left out on purpose, because each would bury the idea under machinery:
-tensors and batches (one scalar at a time, one document per step), biases,
-LayerNorm (RMSNorm does the same job with less), GELU (relu), dropout, weight
-tying, a validation split and checkpoints.
-
-It is a faithful retelling of a well-known reference program: with the same
-settings it computes the same floating-point numbers, bit for bit, and with the
-defaults it prints the very same bytes. A few choices below exist only to make
-it faster without changing a bit; each says so where it stands.
-
-    python microgpt.py                 # the default run: 1000 steps, 20 names
-    python microgpt.py --num_steps=20  # a quick look
-    python microgpt.py --help          # every setting
+It computes the very floating-point numbers of the reference program it
+retells, bit for bit; a line written some way only for speed or for those
+bits says so.  Run it: python3 microgpt.py   (--help lists every option)
 """
-
-import argparse
-import gc
 import math
-import os
 import random
-import sys
 from functools import reduce
 from operator import add, mul
 
 # -----------------------------------------------------------------------------
-# Settings
-# The defaults reproduce the reference run; each can be changed from the command
-# line, e.g. python microgpt.py --n_layer=2 --num_steps=300
+# Dataset: documents, one per line of a text file (here, one name per line)
+
+def load_docs(path):
+    """The non-blank lines of a UTF-8 text file, stripped, in file order."""
+    # utf-8 whatever the locale, and '-sig' so that a byte-order mark is not
+    # learned as a character; text mode reads \r\n and \r line ends as \n
+    with open(path, encoding='utf-8-sig') as f:
+        return [line.strip() for line in f if line.strip()]
+
+# -----------------------------------------------------------------------------
+# Tokenizer: each distinct character is a token, plus BOS, a token of its own
+# that marks both the beginning and the end of a document
+
+def build_vocab(docs):
+    """The sorted characters of the dataset; a character's id is its index."""
+    return sorted(set(''.join(docs)))
+
+def encode(doc, stoi, BOS):
+    """A document as the token ids the model trains on: BOS, its characters, BOS."""
+    return [BOS] + [stoi[ch] for ch in doc] + [BOS]
+
+# -----------------------------------------------------------------------------
+# Autograd: a Value is a number that remembers the Values it was computed from
+# and its local derivative with respect to each; backward() chains them.
+
+class Value:
+    # children and local derivatives as data, not closures: no reference cycles
+    __slots__ = ('data', 'grad', '_children', '_local_grads')  # no __dict__: nodes are many
+
+    def __init__(self, data, children=(), local_grads=()):
+        self.data = data                 # the number, from the forward pass
+        self.grad = 0                    # d(loss)/d(self), filled in by backward()
+        self._children = children        # the Values this one was computed from
+        self._local_grads = local_grads  # d(self)/d(child), one for each child
+    def __repr__(self): return f'Value(data={self.data!r}, grad={self.grad!r})'
+
+    def __add__(self, other):  # a + b;  d/da = 1, d/db = 1
+        other = other if isinstance(other, Value) else Value(other)
+        return Value(self.data + other.data, (self, other), (1, 1))
+    def __mul__(self, other):  # a * b;  d/da = b, d/db = a
+        other = other if isinstance(other, Value) else Value(other)
+        return Value(self.data * other.data, (self, other), (other.data, self.data))
+    def __pow__(self, k):  # a ** k for a plain number k;  d/da = k * a ** (k - 1)
+        return Value(self.data ** k, (self,), (k * self.data ** (k - 1),))
+    def log(self): return Value(math.log(self.data), (self,), (1 / self.data,))  # d/da = 1 / a
+    def exp(self): return Value(math.exp(self.data), (self,), (math.exp(self.data),))  # exp(a)
+    def relu(self): return Value(max(0, self.data), (self,), (float(self.data > 0),))  # 1 or 0
+
+    # built from those exactly as the reference builds them: another way rounds differently
+    def __neg__(self): return self * -1
+    def __radd__(self, other): return self + other
+    def __sub__(self, other): return self + (-other)
+    def __rsub__(self, other): return other + (-self)
+    def __rmul__(self, other): return self * other
+    def __truediv__(self, other): return self * other ** -1
+    def __rtruediv__(self, other): return other * self ** -1
+
+    def backward(self):
+        # topological order, depth-first with children in recorded order; a stack, as
+        # recursion would limit the depth; leaves are left out: they pass nothing on
+        topo, visited, stack = [], {self}, [(self, iter(self._children))]
+        while stack:
+            node, children = stack[-1]
+            for child in children:
+                if child._children and child not in visited:
+                    visited.add(child)
+                    stack.append((child, iter(child._children)))
+                    break
+            else:
+                topo.append(stack.pop()[0])
+        self.grad = 1  # then the chain rule, from the loss down
+        for node in reversed(topo):
+            for child, local_grad in zip(node._children, node._local_grads):
+                child.grad += local_grad * node.grad
+
+# Sums and dot products as one node with many children, for speed. The reference
+# chains two-input nodes (0 + a0, then + a1, ...); one node adds the same numbers
+# in the same order, hands each child the same gradient (the chain passes it on
+# times 1, exactly), and records the children in the chain's order, so every bit
+# stays the same. A left-to-right reduce, since sum() of floats compensates its
+# rounding from Python 3.12 on.
+
+def total(values):  # a0 + a1 + ...;  d/da_i = 1
+    return Value(reduce(add, [v.data for v in values], 0), tuple(values), (1,) * len(values))
+
+def dot(a, b):  # a0*b0 + a1*b1 + ...;  d/da_i = b_i, d/db_i = a_i
+    a_data, b_data = [ai.data for ai in a], [bi.data for bi in b]
+    children, local_grads = [None] * (2 * len(a)), [None] * (2 * len(a))
+    children[0::2], children[1::2] = a, b  # (a0, b0, a1, b1, ...): the chain's order
+    local_grads[0::2], local_grads[1::2] = b_data, a_data
+    return Value(reduce(add, map(mul, a_data, b_data), 0), tuple(children), tuple(local_grads))
+
+# -----------------------------------------------------------------------------
+# Parameters: every weight drawn from a normal distribution, row by row, in the
+# order of the state_dict, which decides which random number each weight gets
+
+def matrix(nout, nin, std=0.08):
+    return [[Value(random.gauss(0, std)) for _ in range(nin)] for _ in range(nout)]
+
+def init_state_dict(vocab_size, n_layer, n_embd, block_size):
+    state_dict = {'wte': matrix(vocab_size, n_embd),      # token embeddings
+                  'wpe': matrix(block_size, n_embd),      # position embeddings
+                  'lm_head': matrix(vocab_size, n_embd)}  # vector -> next-token scores
+    for i in range(n_layer):
+        state_dict[f'layer{i}.attn_wq'] = matrix(n_embd, n_embd)
+        state_dict[f'layer{i}.attn_wk'] = matrix(n_embd, n_embd)
+        state_dict[f'layer{i}.attn_wv'] = matrix(n_embd, n_embd)
+        state_dict[f'layer{i}.attn_wo'] = matrix(n_embd, n_embd)
+        state_dict[f'layer{i}.mlp_fc1'] = matrix(4 * n_embd, n_embd)
+        state_dict[f'layer{i}.mlp_fc2'] = matrix(n_embd, 4 * n_embd)
+    return state_dict
+
+def parameters(state_dict):
+    """All weights in one flat list, in the order the optimizer walks them."""
+    return [p for mat in state_dict.values() for row in mat for p in row]
+
+# -----------------------------------------------------------------------------
+# Model: a GPT that reads one token at a time and keeps each layer's keys and
+# values of the earlier positions in a cache, for attention to look back at
+
+def linear(x, w):
+    """y = W x: one dot product per row of W."""
+    return [dot(row, x) for row in w]
+
+def softmax(logits):
+    """Scores -> probabilities that are positive and add up to 1."""
+    max_val = max(val.data for val in logits)  # shifted so that exp() cannot overflow
+    exps = [(val - max_val).exp() for val in logits]
+    norm = total(exps)
+    return [e / norm for e in exps]
+
+def rmsnorm(x):
+    """Rescale x to a root-mean-square of 1, so activations keep their size."""
+    ms = dot(x, x) / len(x)
+    scale = (ms + 1e-5) ** -0.5
+    return [xi * scale for xi in x]
+
+def gpt(token_id, pos_id, keys, values, state_dict, n_head):
+    """The next-token scores (logits) after token_id at position pos_id; keys
+    and values hold one list per layer, the cache of the earlier positions."""
+    x = [t + p for t, p in zip(state_dict['wte'][token_id], state_dict['wpe'][pos_id])]
+    x = rmsnorm(x)
+    head_dim = len(x) // n_head
+    for li in range(len(keys)):
+        # 1) attention: each head mixes the values of the positions so far,
+        #    weighted by how well the query matches each position's key
+        x_residual = x
+        x = rmsnorm(x)
+        q = linear(x, state_dict[f'layer{li}.attn_wq'])
+        keys[li].append(linear(x, state_dict[f'layer{li}.attn_wk']))
+        values[li].append(linear(x, state_dict[f'layer{li}.attn_wv']))
+        x_attn = []
+        for h in range(n_head):
+            hs = slice(h * head_dim, (h + 1) * head_dim)
+            q_h, k_h, v_h = q[hs], [kt[hs] for kt in keys[li]], [vt[hs] for vt in values[li]]
+            # divided by sqrt(head_dim), so that wider heads do not make softmax peakier
+            attn_weights = softmax([dot(q_h, kt) / head_dim ** 0.5 for kt in k_h])
+            x_attn += [dot(attn_weights, [vt[j] for vt in v_h]) for j in range(head_dim)]
+        x = linear(x_attn, state_dict[f'layer{li}.attn_wo'])
+        x = [a + b for a, b in zip(x, x_residual)]
+        # 2) MLP: think about what was gathered, one position at a time
+        x_residual = x
+        x = rmsnorm(x)
+        x = [xi.relu() for xi in linear(x, state_dict[f'layer{li}.mlp_fc1'])]
+        x = linear(x, state_dict[f'layer{li}.mlp_fc2'])
+        x = [a + b for a, b in zip(x, x_residual)]
+    return linear(x, state_dict['lm_head'])
+
+# -----------------------------------------------------------------------------
+# Training: the loss of a document is the mean over its positions of -log(the
+# probability given to the right next token); Adam moves every weight downhill
+
+beta1 = 0.85     # Adam's memory of past gradients (momentum)
+beta2 = 0.99     # Adam's memory of past squared gradients (a per-weight scale)
+eps_adam = 1e-8  # keeps the step finite where a gradient has always been 0
+
+def doc_loss(tokens, state_dict, n_layer, n_head, block_size):
+    """The mean next-token loss over one document, as a graph ready for backward()."""
+    n = min(block_size, len(tokens) - 1)  # a document longer than the context is cut
+    keys, values = [[] for _ in range(n_layer)], [[] for _ in range(n_layer)]
+    losses = []
+    for pos_id in range(n):
+        token_id, target_id = tokens[pos_id], tokens[pos_id + 1]
+        probs = softmax(gpt(token_id, pos_id, keys, values, state_dict, n_head))
+        losses.append(-probs[target_id].log())
+    return (1 / n) * total(losses)
+
+def adam_step(params, m, v, step, num_steps, learning_rate):
+    """Update every parameter from its gradient, then zero the gradient."""
+    lr_t = learning_rate * (1 - step / num_steps)  # linear decay: big steps first, small last
+    for i, p in enumerate(params):
+        m[i] = beta1 * m[i] + (1 - beta1) * p.grad
+        v[i] = beta2 * v[i] + (1 - beta2) * p.grad ** 2  # a power: g * g can round differently
+        m_hat = m[i] / (1 - beta1 ** (step + 1))  # undo m's and v's pull towards their start, 0
+        v_hat = v[i] / (1 - beta2 ** (step + 1))
+        p.data -= lr_t * m_hat / (v_hat ** 0.5 + eps_adam)
+        p.grad = 0
+
+def train(docs, stoi, BOS, state_dict, m, v, steps, num_steps, learning_rate,
+          n_layer, n_head, block_size):
+    """Take the training steps numbered in `steps`, one document each, and
+    yield (step, loss) as soon as each step's update is done."""
+    params = parameters(state_dict)
+    for step in steps:
+        tokens = encode(docs[step % len(docs)], stoi, BOS)
+        loss = doc_loss(tokens, state_dict, n_layer, n_head, block_size)
+        loss.backward()
+        adam_step(params, m, v, step, num_steps, learning_rate)
+        yield step, loss.data
+
+# -----------------------------------------------------------------------------
+# Sampling: from BOS, draw one token at a time until the model draws BOS again
+
+def sample(state_dict, n_layer, n_head, block_size, BOS, temperature):
+    """A new document, as a list of token ids."""
+    keys, values = [[] for _ in range(n_layer)], [[] for _ in range(n_layer)]
+    token_id, out = BOS, []
+    for pos_id in range(block_size):
+        logits = gpt(token_id, pos_id, keys, values, state_dict, n_head)
+        # temperature: below 1 sharpens the distribution, above 1 flattens it
+        probs = softmax([l / temperature for l in logits])
+        token_id = random.choices(range(BOS + 1), weights=[p.data for p in probs])[0]
+        if token_id == BOS:  # the model ended the document
+            break
+        out.append(token_id)
+    return out
+
+# =============================================================================
+# The program: the command line, the dataset download, and every failure
+# turned into one line on stderr. Nothing above this line depends on it.
+
+import argparse
+import gc
+import os
+import sys
 
 DEFAULT_INPUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'input.txt')
 NAMES_URL = 'https://raw.githubusercontent.com/karpathy/makemore/988aa59/names.txt'
 NAMES_SHA256 = '0a30b5557f192f32ab962680889aac5f6fda0f4cecf40a6d0b5694f58ea8cc4d'
 
 
-def parse_args(argv=None):
+def parse_args(argv):
     parser = argparse.ArgumentParser(
         description='Train a tiny GPT on a text file, one document per line, then sample from it.',
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
@@ -108,21 +325,16 @@ def fail(message):
     print(f'microgpt.py: error: {message}', file=sys.stderr)
     sys.exit(2)
 
-# -----------------------------------------------------------------------------
-# Dataset
-# One document per line of a text file: here, one name per line.
 
-def load_docs(path):
-    """The stripped, non-blank lines of a UTF-8 text file, in file order."""
+def read_docs(path):
+    """load_docs(path), with each way a file can be unusable said in one line."""
+    hint = 'pass --input=FILE with a text file, one document per line'
     try:
-        # utf-8 whatever the locale; '-sig' drops a leading byte-order mark;
-        # reading in text mode turns \r\n and \r line ends into \n
-        with open(path, encoding='utf-8-sig') as f:
-            docs = [line.strip() for line in f if line.strip()]
+        docs = load_docs(path)
     except FileNotFoundError:
-        fail(f'{path} does not exist; pass --input=FILE with a text file, one document per line')
+        fail(f'{path} does not exist; {hint}')
     except IsADirectoryError:
-        fail(f'{path} is a directory; pass --input=FILE with a text file, one document per line')
+        fail(f'{path} is a directory; {hint}')
     except UnicodeDecodeError as e:
         fail(f'{path} is not UTF-8 text ({e.reason}); save it with the UTF-8 encoding')
     except OSError as e:
@@ -162,277 +374,13 @@ def download_names(path):
         if os.path.exists(partial):  # anything went wrong before the rename
             os.remove(partial)
 
-# -----------------------------------------------------------------------------
-# Tokenizer
-# Every distinct character is a token, plus BOS, a token of its own that marks
-# both the beginning and the end of a document.
-
-def build_vocab(docs):
-    """The sorted characters of the dataset; a character's id is its index."""
-    return sorted(set(''.join(docs)))
-
-
-def encode(doc, stoi, BOS):
-    """A document as the token sequence the model trains on: BOS, its characters, BOS."""
-    return [BOS] + [stoi[ch] for ch in doc] + [BOS]
-
-# -----------------------------------------------------------------------------
-# Autograd
-# A scalar Value remembers its children and, for each child, the local derivative
-# d(self)/d(child); backward() chains them into d(loss)/d(node) for every node.
-
-class Value:
-    """A scalar and the record of how it was computed. The local derivatives
-    are stored as numbers, not as closures that would point back at the node:
-    the graph has no reference cycles, so each step's graph is freed as soon
-    as it is dropped."""
-    # fixed slots instead of a __dict__: a training step makes tens of thousands of nodes
-    __slots__ = ('data', 'grad', '_children', '_local_grads')
-
-    def __init__(self, data, children=(), local_grads=()):
-        self.data = data                 # the number, from the forward pass
-        self.grad = 0                    # d(loss)/d(self), filled in by backward()
-        self._children = children        # the Values this one was computed from
-        self._local_grads = local_grads  # d(self)/d(child), one for each child
-
-    # the primitives: the forward value, then the local derivative for each child
-
-    def __add__(self, other):  # a + b;  d/da = 1, d/db = 1
-        other = other if isinstance(other, Value) else Value(other)
-        return Value(self.data + other.data, (self, other), (1, 1))
-
-    def __mul__(self, other):  # a * b;  d/da = b, d/db = a
-        other = other if isinstance(other, Value) else Value(other)
-        return Value(self.data * other.data, (self, other), (other.data, self.data))
-
-    def __pow__(self, k):  # a ** k for a plain number k;  d/da = k * a ** (k - 1)
-        return Value(self.data ** k, (self,), (k * self.data ** (k - 1),))
-
-    def log(self):  # log(a);  d/da = 1 / a
-        return Value(math.log(self.data), (self,), (1 / self.data,))
-
-    def exp(self):  # exp(a);  d/da = exp(a)
-        return Value(math.exp(self.data), (self,), (math.exp(self.data),))
-
-    def relu(self):  # max(0, a);  d/da = 1 where a > 0, else 0
-        return Value(max(0, self.data), (self,), (float(self.data > 0),))
-
-    # the rest is built from the primitives, exactly as the reference builds it,
-    # because a different composition rounds differently in the last bit
-
-    def __neg__(self): return self * -1                     # -a = a * -1
-    def __radd__(self, other): return self + other          # 3 + a
-    def __sub__(self, other): return self + (-other)        # a - b = a + (-b)
-    def __rsub__(self, other): return other + (-self)       # 3 - a
-    def __rmul__(self, other): return self * other          # 3 * a
-    def __truediv__(self, other): return self * other ** -1  # a / b = a * b**-1
-    def __rtruediv__(self, other): return other * self ** -1  # 3 / a
-
-    def backward(self):
-        """Fill in d(self)/d(node) for every node of the graph below self."""
-        # Topological order: depth-first, children in recorded order, a node
-        # listed after all of its children. An explicit stack instead of
-        # recursion, because a deep model's graph is thousands of nodes deep.
-        # Leaves (weights, constants) are left out: they have nothing to pass
-        # on, and the order of the others, so every sum, is the same without
-        # them. That saves about a tenth of the run time.
-        topo, visited = [], {self}
-        stack = [(self, iter(self._children))]
-        while stack:
-            node, children = stack[-1]
-            for child in children:
-                if child._children and child not in visited:
-                    visited.add(child)
-                    stack.append((child, iter(child._children)))
-                    break
-            else:  # every child is listed: now the node itself
-                stack.pop()
-                topo.append(node)
-        # Chain rule, from the output back: each node hands its gradient to its
-        # children, scaled by the local derivative. Same order as the reference,
-        # so every gradient is the same sum added up in the same order.
-        self.grad = 1
-        for node in reversed(topo):
-            grad = node.grad
-            for child, local_grad in zip(node._children, node._local_grads):
-                child.grad += local_grad * grad
-
-
-# Sums and dot products as one node with many children. The reference builds
-# them as chains of two-input nodes (0 + a0, then + a1, ...); a single node adds
-# the same numbers in the same order and hands each child the same gradient
-# (the chain's links pass it on times 1, which is exact), while making far fewer
-# objects. The children are recorded in the chain's order, so the depth-first
-# order above, and with it every bit, stays the same. The adding is a plain
-# left-to-right fold: built-in sum() of floats compensates rounding errors
-# from Python 3.12 on, and so would not round as the chain does.
-
-def total(values):  # a0 + a1 + ...;  d/da_i = 1
-    return Value(reduce(add, [v.data for v in values], 0), tuple(values), (1,) * len(values))
-
-
-def dot(a, b):  # a0*b0 + a1*b1 + ...;  d/da_i = b_i, d/db_i = a_i
-    a_data = [ai.data for ai in a]
-    b_data = [bi.data for bi in b]
-    children = [None] * (2 * len(a))  # interleaved (a0, b0, a1, b1, ...), the chain's order
-    children[0::2], children[1::2] = a, b
-    local_grads = [None] * (2 * len(a))  # (b0, a0, b1, a1, ...)
-    local_grads[0::2], local_grads[1::2] = b_data, a_data
-    return Value(reduce(add, map(mul, a_data, b_data), 0), tuple(children), tuple(local_grads))
-
-# -----------------------------------------------------------------------------
-# Parameters
-# Every weight is drawn from a normal distribution, row by row, in the order of
-# the state_dict below: the order decides which random number each weight gets.
-
-def matrix(nout, nin, std=0.08):
-    return [[Value(random.gauss(0, std)) for _ in range(nin)] for _ in range(nout)]
-
-
-def init_state_dict(vocab_size, n_layer, n_embd, block_size):
-    state_dict = {'wte': matrix(vocab_size, n_embd),      # token embeddings
-                  'wpe': matrix(block_size, n_embd),      # position embeddings
-                  'lm_head': matrix(vocab_size, n_embd)}  # vector -> next-token scores
-    for i in range(n_layer):
-        state_dict[f'layer{i}.attn_wq'] = matrix(n_embd, n_embd)
-        state_dict[f'layer{i}.attn_wk'] = matrix(n_embd, n_embd)
-        state_dict[f'layer{i}.attn_wv'] = matrix(n_embd, n_embd)
-        state_dict[f'layer{i}.attn_wo'] = matrix(n_embd, n_embd)
-        state_dict[f'layer{i}.mlp_fc1'] = matrix(4 * n_embd, n_embd)
-        state_dict[f'layer{i}.mlp_fc2'] = matrix(n_embd, 4 * n_embd)
-    return state_dict
-
-
-def parameters(state_dict):
-    """All weights in one flat list, the order the optimizer walks them."""
-    return [p for mat in state_dict.values() for row in mat for p in row]
-
-# -----------------------------------------------------------------------------
-# Model
-# A GPT that reads one token at a time and keeps the keys and values of earlier
-# positions in a cache, so that attention can look back at them.
-
-def linear(x, w):
-    """y = W x: one dot product per row of W."""
-    return [dot(row, x) for row in w]
-
-
-def softmax(logits):
-    """Scores -> probabilities that are positive and add up to 1."""
-    # exp() of a large score overflows; shifted by the largest, every score is <= 0
-    max_val = max(val.data for val in logits)
-    exps = [(val - max_val).exp() for val in logits]
-    norm = total(exps)
-    return [e / norm for e in exps]
-
-
-def rmsnorm(x):
-    """Rescale x to a root-mean-square of 1, so activations keep their size layer after layer."""
-    ms = dot(x, x) / len(x)
-    scale = (ms + 1e-5) ** -0.5
-    return [xi * scale for xi in x]
-
-
-def gpt(token_id, pos_id, keys, values, state_dict, n_head):
-    """The next-token scores (logits) after token_id at position pos_id.
-    keys and values hold one list per layer: the cache of earlier positions."""
-    x = [t + p for t, p in zip(state_dict['wte'][token_id], state_dict['wpe'][pos_id])]
-    x = rmsnorm(x)
-    head_dim = len(x) // n_head
-    for li in range(len(keys)):
-        # 1) attention: each head mixes the values of the positions so far,
-        #    weighted by how well the query matches each position's key
-        x_residual = x
-        x = rmsnorm(x)
-        q = linear(x, state_dict[f'layer{li}.attn_wq'])
-        k = linear(x, state_dict[f'layer{li}.attn_wk'])
-        v = linear(x, state_dict[f'layer{li}.attn_wv'])
-        keys[li].append(k)
-        values[li].append(v)
-        x_attn = []
-        for h in range(n_head):
-            hs = slice(h * head_dim, (h + 1) * head_dim)
-            q_h = q[hs]
-            k_h = [kt[hs] for kt in keys[li]]
-            v_h = [vt[hs] for vt in values[li]]
-            # divided by sqrt(head_dim), so that wider heads do not make softmax peakier
-            attn_logits = [dot(q_h, kt) / head_dim ** 0.5 for kt in k_h]
-            attn_weights = softmax(attn_logits)
-            x_attn += [dot(attn_weights, [vt[j] for vt in v_h]) for j in range(head_dim)]
-        x = linear(x_attn, state_dict[f'layer{li}.attn_wo'])
-        x = [a + b for a, b in zip(x, x_residual)]
-        # 2) MLP: think about what was gathered, one position at a time
-        x_residual = x
-        x = rmsnorm(x)
-        x = linear(x, state_dict[f'layer{li}.mlp_fc1'])
-        x = [xi.relu() for xi in x]
-        x = linear(x, state_dict[f'layer{li}.mlp_fc2'])
-        x = [a + b for a, b in zip(x, x_residual)]
-    return linear(x, state_dict['lm_head'])
-
-# -----------------------------------------------------------------------------
-# Training
-# The loss of a document is the mean over its positions of -log(the probability
-# the model gave the right next token); Adam moves every weight downhill.
-
-beta1 = 0.85     # Adam's memory of past gradients (momentum)
-beta2 = 0.99     # Adam's memory of past squared gradients (per-weight scale)
-eps_adam = 1e-8  # keeps the step finite where a gradient has always been 0
-
-
-def doc_loss(tokens, state_dict, n_layer, n_head, block_size):
-    """The average next-token loss over one document, as a graph ready for backward()."""
-    n = min(block_size, len(tokens) - 1)  # a document longer than the context is cut
-    keys, values = [[] for _ in range(n_layer)], [[] for _ in range(n_layer)]
-    losses = []
-    for pos_id in range(n):
-        token_id, target_id = tokens[pos_id], tokens[pos_id + 1]
-        probs = softmax(gpt(token_id, pos_id, keys, values, state_dict, n_head))
-        losses.append(-probs[target_id].log())
-    return (1 / n) * total(losses)
-
-
-def adam_step(params, m, v, step, num_steps, learning_rate):
-    """Update every parameter from its gradient, then zero the gradient."""
-    lr_t = learning_rate * (1 - step / num_steps)  # linear decay: big steps first, small ones last
-    for i, p in enumerate(params):
-        m[i] = beta1 * m[i] + (1 - beta1) * p.grad
-        v[i] = beta2 * v[i] + (1 - beta2) * p.grad ** 2  # a power: g * g can differ in the last bit
-        m_hat = m[i] / (1 - beta1 ** (step + 1))  # undo m's and v's pull towards their start at 0
-        v_hat = v[i] / (1 - beta2 ** (step + 1))
-        p.data -= lr_t * m_hat / (v_hat ** 0.5 + eps_adam)
-        p.grad = 0
-
-# -----------------------------------------------------------------------------
-# Sampling
-# Start from BOS and draw one token at a time until the model draws BOS again.
-
-def sample(state_dict, n_layer, n_head, block_size, BOS, temperature):
-    """A new document as a list of token ids."""
-    keys, values = [[] for _ in range(n_layer)], [[] for _ in range(n_layer)]
-    token_id = BOS
-    out = []
-    for pos_id in range(block_size):
-        # scores for the next token; the cache already holds every earlier position
-        logits = gpt(token_id, pos_id, keys, values, state_dict, n_head)
-        # temperature: below 1 sharpens the distribution, above 1 flattens it
-        probs = softmax([l / temperature for l in logits])
-        # draw the next token in proportion to its probability
-        token_id = random.choices(range(BOS + 1), weights=[p.data for p in probs])[0]
-        if token_id == BOS:  # the model ended the document
-            break
-        out.append(token_id)
-    return out
-
-# -----------------------------------------------------------------------------
-# The program
-# Read the documents, build the model, train it, sample from it.
 
 def main(argv=None):
+    """Read the documents, build the model, train it and sample from it."""
     args = parse_args(argv)
     if args.input == DEFAULT_INPUT and not os.path.exists(DEFAULT_INPUT):
         download_names(DEFAULT_INPUT)
-    docs = load_docs(args.input)
+    docs = read_docs(args.input)
     random.seed(args.seed)
     random.shuffle(docs)
     print(f"num docs: {len(docs)}")
@@ -440,21 +388,18 @@ def main(argv=None):
     chars = build_vocab(docs)
     stoi = {ch: i for i, ch in enumerate(chars)}
     BOS = len(chars)
-    vocab_size = len(chars) + 1
-    print(f"vocab size: {vocab_size}")
+    print(f"vocab size: {len(chars) + 1}")
 
-    state_dict = init_state_dict(vocab_size, args.n_layer, args.n_embd, args.block_size)
+    state_dict = init_state_dict(len(chars) + 1, args.n_layer, args.n_embd, args.block_size)
     params = parameters(state_dict)
     print(f"num params: {len(params)}")
 
     m = [0.0] * len(params)  # Adam's running mean of each gradient
     v = [0.0] * len(params)  # ... and of each squared gradient
-    for step in range(args.num_steps):
-        tokens = encode(docs[step % len(docs)], stoi, BOS)
-        loss = doc_loss(tokens, state_dict, args.n_layer, args.n_head, args.block_size)
-        loss.backward()
-        adam_step(params, m, v, step, args.num_steps, args.learning_rate)
-        print(f"step {step+1:4d} / {args.num_steps:4d} | loss {loss.data:.4f}", end='\r')
+    for step, loss in train(docs, stoi, BOS, state_dict, m, v, range(args.num_steps),
+                            args.num_steps, args.learning_rate,
+                            args.n_layer, args.n_head, args.block_size):
+        print(f"step {step+1:4d} / {args.num_steps:4d} | loss {loss:.4f}", end='\r')
 
     print("\n--- inference (new, hallucinated names) ---")
     for sample_idx in range(args.num_samples):
