@@ -61,7 +61,8 @@ class Value:
         other = other if isinstance(other, Value) else Value(other)
         return Value(self.data * other.data, (self, other), (other.data, self.data))
     def __pow__(self, k):  # a ** k for a plain number k;  d/da = k * a ** (k - 1)
-        return Value(self.data ** k, (self,), (k * self.data ** (k - 1),))
+        # math.pow is C's pow() everywhere; PyPy turns x ** 2 into x * x, which rounds otherwise
+        return Value(math.pow(self.data, k), (self,), (k * math.pow(self.data, k - 1),))
     def log(self): return Value(math.log(self.data), (self,), (1 / self.data,))  # d/da = 1 / a
     def exp(self): return Value(math.exp(self.data), (self,), (math.exp(self.data),))  # exp(a)
     def relu(self): return Value(max(0, self.data), (self,), (float(self.data > 0),))  # 1 or 0
@@ -208,11 +209,14 @@ def doc_loss(tokens, state_dict, n_layer, n_head, block_size):
 def adam_step(params, m, v, step, num_steps, learning_rate):
     """Update every parameter from its gradient, then zero the gradient."""
     lr_t = learning_rate * (1 - step / num_steps)  # linear decay: big steps first, small last
+    # the bias corrections undo m's and v's pull towards their start at 0; powers by
+    # math.pow, as in Value: g * g, or PyPy's g ** 2, can round differently
+    correction1, correction2 = 1 - math.pow(beta1, step + 1), 1 - math.pow(beta2, step + 1)
     for i, p in enumerate(params):
         m[i] = beta1 * m[i] + (1 - beta1) * p.grad
-        v[i] = beta2 * v[i] + (1 - beta2) * p.grad ** 2  # a power: g * g can round differently
-        m_hat = m[i] / (1 - beta1 ** (step + 1))  # undo m's and v's pull towards their start, 0
-        v_hat = v[i] / (1 - beta2 ** (step + 1))
+        v[i] = beta2 * v[i] + (1 - beta2) * math.pow(p.grad, 2)
+        m_hat = m[i] / correction1
+        v_hat = v[i] / correction2
         p.data -= lr_t * m_hat / (v_hat ** 0.5 + eps_adam)
         p.grad = 0
 
@@ -408,10 +412,12 @@ def main(argv=None):
 
 
 if __name__ == '__main__':
-    # The graph has no reference cycles, so reference counting alone frees each
-    # step's nodes; the cycle collector would only scan them again and again.
-    # Pausing it changes no number and saves about a tenth of the run time.
-    gc.disable()
+    # The graph has no reference cycles, so CPython's reference counting alone
+    # frees each step's nodes, and its cycle collector would only scan them again
+    # and again: pausing it saves about a tenth of the time. PyPy frees nothing
+    # without its collector, so there it stays on.
+    if sys.implementation.name == 'cpython':
+        gc.disable()
     sys.stdout.reconfigure(encoding='utf-8')  # a dataset in any script prints on any platform
     try:
         main()

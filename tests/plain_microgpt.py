@@ -37,8 +37,8 @@ class Value:
         other = other if isinstance(other, Value) else Value(other)
         return Value(self.data * other.data, (self, other), (other.data, self.data))
 
-    def __pow__(self, k):
-        return Value(self.data ** k, (self,), (k * self.data ** (k - 1),))
+    def __pow__(self, k):  # math.pow: PyPy computes x ** 2 as x * x, which rounds otherwise
+        return Value(math.pow(self.data, k), (self,), (k * math.pow(self.data, k - 1),))
 
     def log(self):
         return Value(math.log(self.data), (self,), (1 / self.data,))
@@ -172,9 +172,9 @@ def adam_step(params, m, v, step, num_steps, learning_rate,
     lr_t = learning_rate * (1 - step / num_steps)
     for i, p in enumerate(params):
         m[i] = beta1 * m[i] + (1 - beta1) * p.grad
-        v[i] = beta2 * v[i] + (1 - beta2) * p.grad ** 2
-        m_hat = m[i] / (1 - beta1 ** (step + 1))
-        v_hat = v[i] / (1 - beta2 ** (step + 1))
+        v[i] = beta2 * v[i] + (1 - beta2) * math.pow(p.grad, 2)
+        m_hat = m[i] / (1 - math.pow(beta1, step + 1))
+        v_hat = v[i] / (1 - math.pow(beta2, step + 1))
         p.data -= lr_t * m_hat / (v_hat ** 0.5 + eps_adam)
         p.grad = 0
 
