@@ -94,12 +94,10 @@ class Value:
             for child, local_grad in zip(node._children, node._local_grads):
                 child.grad += local_grad * node.grad
 
-# Sums and dot products as one node with many children, for speed. The reference
-# chains two-input nodes (0 + a0, then + a1, ...); one node adds the same numbers
-# in the same order, hands each child the same gradient (the chain passes it on
-# times 1, exactly), and records the children in the chain's order, so every bit
-# stays the same. A left-to-right reduce, since sum() of floats compensates its
-# rounding from Python 3.12 on.
+# Sums and dot products as one node with many children, for speed: the same numbers
+# as the reference's chain of two-input nodes, added in the same order (reduce, as
+# sum() of floats compensates rounding from Python 3.12 on), the same gradient for
+# each child (the chain passes it on times 1) and the children in the chain's order.
 
 def total(values):  # a0 + a1 + ...;  d/da_i = 1
     return Value(reduce(add, [v.data for v in values], 0), tuple(values), (1,) * len(values))
@@ -157,8 +155,7 @@ def rmsnorm(x):
     return [xi * scale for xi in x]
 
 def gpt(token_id, pos_id, keys, values, state_dict, n_head):
-    """The next-token scores (logits) after token_id at position pos_id; keys
-    and values hold one list per layer, the cache of the earlier positions."""
+    """The next-token scores (logits) after token_id at position pos_id."""
     x = [t + p for t, p in zip(state_dict['wte'][token_id], state_dict['wpe'][pos_id])]
     x = rmsnorm(x)
     head_dim = len(x) // n_head
@@ -235,200 +232,337 @@ def train(docs, stoi, BOS, state_dict, m, v, steps, num_steps, learning_rate,
 # -----------------------------------------------------------------------------
 # Sampling: from BOS, draw one token at a time until the model draws BOS again
 
-def sample(state_dict, n_layer, n_head, block_size, BOS, temperature):
-    """A new document, as a list of token ids."""
+def sample(state_dict, n_layer, n_head, block_size, BOS, temperature, prompt=()):
+    """A new document as token ids: those of the prompt, then the model's own."""
     keys, values = [[] for _ in range(n_layer)], [[] for _ in range(n_layer)]
     token_id, out = BOS, []
     for pos_id in range(block_size):
         logits = gpt(token_id, pos_id, keys, values, state_dict, n_head)
-        # temperature: below 1 sharpens the distribution, above 1 flattens it
-        probs = softmax([l / temperature for l in logits])
-        token_id = random.choices(range(BOS + 1), weights=[p.data for p in probs])[0]
-        if token_id == BOS:  # the model ended the document
-            break
+        if pos_id < len(prompt):  # the prompt gives the next token: nothing to draw
+            token_id = prompt[pos_id]
+        else:
+            # temperature: below 1 sharpens the distribution, above 1 flattens it
+            probs = softmax([l / temperature for l in logits])
+            token_id = random.choices(range(BOS + 1), weights=[p.data for p in probs])[0]
+            if token_id == BOS:  # the model ended the document
+                break
         out.append(token_id)
     return out
 
 # =============================================================================
-# The program: the command line, the dataset download, and every failure
-# turned into one line on stderr. Nothing above this line depends on it.
+# The program: the command line, the dataset download, checkpoints, and each
+# failure said in one line on stderr. Nothing above depends on what follows.
 
-import argparse
-import gc
-import os
-import sys
+import argparse, gc, hashlib, json, os, re, shlex, stat, sys, tempfile
 
 DEFAULT_INPUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'input.txt')
 NAMES_URL = 'https://raw.githubusercontent.com/karpathy/makemore/988aa59/names.txt'
 NAMES_SHA256 = '0a30b5557f192f32ab962680889aac5f6fda0f4cecf40a6d0b5694f58ea8cc4d'
+CHECKPOINT = 'microgpt checkpoint'  # the "format" of the JSON files that --save writes
+RUN = ('n_layer', 'n_embd', 'n_head', 'block_size', 'learning_rate', 'num_steps', 'seed')
 
+def fail(message, status=2):
+    print(f'microgpt.py: error: {message}', file=sys.stderr)  # one line: bad input is no crash
+    sys.exit(status)
+
+def whole(least):
+    """An argparse type: a whole number, at least `least`."""
+    def parse(text):
+        if int(text) < least:  # a ValueError makes argparse say "invalid whole number value"
+            raise argparse.ArgumentTypeError(f'must be at least {least}, got {text}')
+        return int(text)
+    parse.__name__ = 'whole number'
+    return parse
+
+def number(text):
+    """An argparse type: a finite number above 0."""
+    if not 0 < float(text) < math.inf:
+        raise argparse.ArgumentTypeError(f'must be a finite number above 0, got {text}')
+    return float(text)
+
+OPTIONS = [  # name, metavar, type, default, what it does
+    ('input', 'FILE', str, DEFAULT_INPUT, 'UTF-8 text file, one document per line; the names '
+     'list, the default, is downloaded if missing'),
+    ('seed', 'N', whole(0), 42, 'seeds the shuffle, the initial weights and the sampling'),
+    ('n_layer', 'N', whole(1), 1, 'transformer blocks, one after the other'),
+    ('n_embd', 'N', whole(1), 16, "width of every token's vector"),
+    ('block_size', 'N', whole(1), 16, 'longest context in tokens; longer documents are cut'),
+    ('n_head', 'N', whole(1), 4, 'attention heads, each on n_embd // n_head dimensions'),
+    ('learning_rate', 'X', number, 0.01, "Adam's first step size; it falls to 0"),
+    ('num_steps', 'N', whole(0), 1000, 'training steps, one document each; 0 only samples'),
+    ('temperature', 'X', number, 0.5, 'below 1 sharpens the distribution, above 1 '
+     'flattens it; one too small to divide by is refused'),
+    ('num_samples', 'N', whole(0), 20, 'how many new documents to invent after training'),
+    ('prompt', 'TEXT', str, '', 'every sample starts with TEXT, read by the model before it draws'),
+    ('save', 'FILE', str, None, 'write the model and the state of training to FILE, as JSON, '
+     'when training ends or Ctrl-C stops it'),
+    ('load', 'FILE', str, None, 'go on from a FILE written by --save (see below)')]
+LOAD_RULES = """With --load FILE, the model, the vocabulary and the run are FILE's: training
+goes on from the step FILE reached to its --num_steps, bit for bit as if it had
+never stopped, on the dataset FILE names (or --input, which must hold the same
+documents). The model options and --learning_rate cannot change; --num_steps=0
+only samples, with no dataset; --seed draws other samples."""
 
 def parse_args(argv):
-    parser = argparse.ArgumentParser(
-        description='Train a tiny GPT on a text file, one document per line, then sample from it.',
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser = argparse.ArgumentParser(description='Train a tiny GPT on a text file, one document '
+                                     'per line, then sample from it.', epilog=LOAD_RULES)
     parser.error = lambda message: fail(f'{message}; see --help')  # one line, not a usage dump
-    data = parser.add_argument_group('data')
-    data.add_argument('--input', default=DEFAULT_INPUT, metavar='FILE',
-                      help='UTF-8 text file, one document per line; '
-                           'the default, the names list, is downloaded if missing')
-    data.add_argument('--seed', type=whole_number(0), default=42, metavar='N',
-                      help='seeds the shuffle, the initial weights and the sampling')
-    model = parser.add_argument_group('model')
-    model.add_argument('--n_layer', type=whole_number(1), default=1, metavar='N',
-                       help='transformer blocks, one after the other')
-    model.add_argument('--n_embd', type=whole_number(1), default=16, metavar='N',
-                       help="width of every token's vector")
-    model.add_argument('--block_size', type=whole_number(1), default=16, metavar='N',
-                       help='longest context in tokens; longer documents are cut')
-    model.add_argument('--n_head', type=whole_number(1), default=4, metavar='N',
-                       help='attention heads; each looks at n_embd // n_head dimensions')
-    train = parser.add_argument_group('training')
-    train.add_argument('--num_steps', type=whole_number(0), default=1000, metavar='N',
-                       help='training steps, one document each; 0 samples the untrained model')
-    train.add_argument('--learning_rate', type=positive_number, default=0.01, metavar='X',
-                       help="Adam's step size at the start; it falls linearly to 0")
-    sampling = parser.add_argument_group('sampling')
-    sampling.add_argument('--temperature', type=positive_number, default=0.5, metavar='X',
-                          help='below 1 sharpens the distribution, above 1 flattens it')
-    sampling.add_argument('--num_samples', type=whole_number(0), default=20, metavar='N',
-                          help='how many new documents to invent after training')
-    args = parser.parse_args(argv)
+    for name, metavar, kind, default, what in OPTIONS:  # left at None: "not given", for --load
+        shown = f' (default: {default})' if default not in (None, '') else ''
+        parser.add_argument('--' + name, metavar=metavar, type=kind, help=what + shown)
+    return parser.parse_args(argv)
+
+def settle(args, ck):
+    """Refuse options that contradict the checkpoint or each other; fill in the
+    rest from the checkpoint, else from the defaults."""
+    if ck:
+        fixed = [name for name in RUN[:5] if getattr(args, name) is not None]
+        if fixed or args.num_steps not in (None, 0):
+            name = (fixed + ['num_steps'])[0]
+            fail(f'--{name} comes from {args.load} (which says {ck["run"][name]}); leave it out'
+                 + (name == 'num_steps') * ', or pass --num_steps=0 to only sample')
+    saved = dict(ck['run'], input=ck['dataset']['path']) if ck else {}
+    for name, _, _, default, _ in OPTIONS:
+        if getattr(args, name) is None:
+            setattr(args, name, saved.get(name, default))
     if args.n_embd % args.n_head:
         fail(f'--n_embd={args.n_embd} must be divisible by --n_head={args.n_head}, '
              f'so that every head gets the same number of dimensions')
-    return args
-
-
-def whole_number(least):
-    """An argparse type: an integer of at least `least`."""
-    def parse(text):
-        try:
-            number = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f'expected a whole number, got {text!r}') from None
-        if number < least:
-            raise argparse.ArgumentTypeError(f'must be at least {least}, got {number}')
-        return number
-    return parse
-
-
-def positive_number(text):
-    """An argparse type: a finite number above 0."""
-    try:
-        number = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f'expected a number, got {text!r}') from None
-    if not (0 < number < math.inf):
-        raise argparse.ArgumentTypeError(f'must be a number above 0, got {text}')
-    return number
-
-
-def fail(message):
-    """Stop with one line on stderr and a non-zero exit: bad input is not a crash."""
-    print(f'microgpt.py: error: {message}', file=sys.stderr)
-    sys.exit(2)
-
+    if 1 / args.temperature == math.inf:
+        fail(f'--temperature={args.temperature} is so small that dividing by it overflows')
 
 def read_docs(path):
-    """load_docs(path), with each way a file can be unusable said in one line."""
     hint = 'pass --input=FILE with a text file, one document per line'
+    if not os.path.exists(path) or os.path.isdir(path):
+        fail(f'{path} {"is a directory" if os.path.isdir(path) else "does not exist"}; {hint}')
+    if stat.S_ISCHR(os.stat(path).st_mode) or stat.S_ISBLK(os.stat(path).st_mode):
+        fail(f'{path} is a device, not a file; {hint}')  # /dev/zero would never end
     try:
         docs = load_docs(path)
-    except FileNotFoundError:
-        fail(f'{path} does not exist; {hint}')
-    except IsADirectoryError:
-        fail(f'{path} is a directory; {hint}')
     except UnicodeDecodeError as e:
         fail(f'{path} is not UTF-8 text ({e.reason}); save it with the UTF-8 encoding')
     except OSError as e:
         fail(f'cannot read {path}: {e.strerror}')
     if not docs:
-        fail(f'{path} has no documents, every line is blank; put one document on each line')
+        fail(f'{path} has no documents, every line is blank; {hint}')
     return docs
 
-
-def download_names(path):
-    """Fetch the names list into path. It is written to a temporary file that
-    is renamed only once complete, so no half-written input is ever left."""
-    # imported here: only a run without its dataset needs them, and they would
-    # add a few megabytes to every other run
-    import hashlib, http.client, tempfile, urllib.request
-    print(f'microgpt.py: {path} is missing; downloading the names list from {NAMES_URL}',
-          file=sys.stderr)
-    try:
-        with urllib.request.urlopen(NAMES_URL, timeout=30) as response:
-            content = response.read()
-    except (OSError, http.client.HTTPException) as e:
-        fail(f'could not download {NAMES_URL} ({e}); '
-             f'put a text file at {path} or pass --input=FILE')
-    if hashlib.sha256(content).hexdigest() != NAMES_SHA256:
-        fail(f'{NAMES_URL} sent something other than the names list; put a text file at {path} '
-             f'or pass --input=FILE')
-    try:
-        fd, partial = tempfile.mkstemp(dir=os.path.dirname(path), suffix='.part')
-    except OSError as e:
-        fail(f'cannot write beside {path} ({e.strerror}); pass --input=FILE instead')
+def write_whole(path, data):
+    """Write bytes to path through a temporary file beside it, renamed only once
+    complete: path holds its old content or the new, never a part."""
+    fd, partial = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(path)), suffix='.part')
     try:
         with os.fdopen(fd, 'wb') as f:
-            f.write(content)
-        os.chmod(partial, 0o644)  # mkstemp makes it private; a dataset is not a secret
+            f.write(data)
+        os.chmod(partial, 0o644)  # mkstemp makes it private; it is no secret
         os.replace(partial, path)
     finally:
         if os.path.exists(partial):  # anything went wrong before the rename
             os.remove(partial)
 
+def download_names(path):
+    import http.client, urllib.request  # only here: they cost every other run memory
+    print(f'microgpt.py: {path} is missing; downloading the names list from {NAMES_URL}',
+          file=sys.stderr)
+    hint = f'put a text file at {path} or pass --input=FILE'
+    try:
+        with urllib.request.urlopen(NAMES_URL, timeout=30) as response:
+            content = response.read()
+        if hashlib.sha256(content).hexdigest() != NAMES_SHA256:
+            fail(f'{NAMES_URL} sent something other than the names list; {hint}')
+        write_whole(path, content)
+    except (OSError, http.client.HTTPException) as e:
+        fail(f'could not download {NAMES_URL} to {path} ({e}); {hint}')
 
-def main(argv=None):
-    """Read the documents, build the model, train it and sample from it."""
+def check_save(path):
+    """Refuse a --save FILE now, not after an hour of training: FILE must be new,
+    empty or an earlier checkpoint, in a folder we can write to."""
+    try:
+        head = open(path, 'rb').read(64) if os.path.exists(path) else b''
+        tempfile.TemporaryFile(dir=os.path.dirname(os.path.abspath(path))).close()
+    except OSError as e:
+        fail(f'--save {path} cannot be written ({e.strerror}); name another file')
+    if head and CHECKPOINT.encode() not in head:
+        fail(f'--save {path} would replace a file that is not a checkpoint; name another file')
+
+def a_number(x):
+    if type(x) not in (int, float):
+        raise ValueError(f'{x!r} is not a number')
+    return float(x)
+
+def read_checkpoint(path):
+    """A file written by --save, with its model and Adam's buffers rebuilt, all
+    checked before any work; a file that is not a usable one gets one line."""
+    def refuse(why):
+        fail(f'--load {path} {why}; pass a file written by --save')
+    try:
+        with open(path, encoding='utf-8') as f:  # NaN and Infinity are no numbers either
+            ck = json.load(f, parse_constant=lambda word: a_number(word))
+    except OSError as e:
+        refuse(f'cannot be read ({e.strerror})')
+    except ValueError as e:  # a file cut short too, or one that is not UTF-8
+        refuse(f'is not JSON, or holds no number where one belongs ({e})')
+    if not isinstance(ck, dict) or ck.get('format') != CHECKPOINT:
+        refuse('is not a microgpt checkpoint')
+    try:
+        run, vocab, saved = ck['run'], ck['vocab'], ck['state_dict']
+        if any(type(run[name]) is not int for name in RUN if name != 'learning_rate') or \
+                run['n_embd'] % run['n_head'] or not 0 <= ck['step'] <= run['num_steps'] or \
+                not 0 < a_number(run['learning_rate']) < math.inf or not isinstance(vocab, str):
+            raise ValueError('its settings cannot work')
+        n = run['n_embd'] * (2 * len(vocab) + 2 + run['block_size'] + 12 * run['n_layer'] * run['n_embd'])
+        if sum(len(row) for rows in saved.values() for row in rows) != n:  # before any allocation
+            raise ValueError(f'it does not hold the {n} weights its settings make')
+        state_dict = init_state_dict(len(vocab) + 1, run['n_layer'], run['n_embd'], run['block_size'])
+        for name, mat in state_dict.items():
+            if [len(row) for row in saved[name]] != [len(row) for row in mat]:
+                raise ValueError(f'{name} is not {len(mat)} x {len(mat[0])}')
+            for p, x in zip(parameters({name: mat}), [x for row in saved[name] for x in row]):
+                p.data = a_number(x)
+        m, v = [a_number(x) for x in ck['adam_m']], [a_number(x) for x in ck['adam_v']]
+        if len(m) != n or len(v) != n:
+            raise ValueError(f"Adam's buffers are not {n} numbers each")
+        state = ck['random_state']
+        ck['random_state'] = (state[0], tuple(state[1]), state[2])
+        random.Random().setstate(ck['random_state'])  # raises if it is no state of a generator
+        if not isinstance(ck['dataset']['path'], str) or type(ck['dataset']['num_docs']) is not int:
+            raise ValueError('its dataset is not named')
+    except (LookupError, TypeError, ValueError, ArithmeticError, AttributeError) as e:
+        refuse(f'lacks {e}' if isinstance(e, KeyError) else f'is not usable: {e}')
+    return ck, (state_dict, m, v)
+
+def write_checkpoint(path, ck):
+    text = json.dumps(ck, indent=1, allow_nan=False)
+    # each list of numbers on one line (a row of a matrix), for a person to read
+    text = re.sub(r'\[\s+([^][{}"]*?)\s+\]', lambda m: '[' + ' '.join(m[1].split()) + ']', text)
+    try:
+        write_whole(path, text.encode())
+    except OSError as e:
+        fail(f'could not save {path} ({e.strerror})', status=1)
+
+def check_memory(n_params, block_size):
+    """Refuse a model too big for this machine before it fills the memory: a
+    weight takes about 200 bytes, and 80 more at each position of a step."""
+    need = n_params * (200 + 80 * block_size)
+    try:
+        have = os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES')
+    except (AttributeError, ValueError, OSError):  # not every system tells
+        return
+    if need > have:
+        fail(f'a model of {n_params:,} weights needs about {need / 2**30:,.0f} GiB of memory '
+             f'to train, more than the {have / 2**30:,.0f} GiB here; make it smaller')
+
+def interrupted(note=''):
+    print()  # ends the progress line
+    print(f'microgpt.py: interrupted{note}', file=sys.stderr)
+    sys.exit(130)  # 128 + SIGINT, as a shell reports a Ctrl-C
+
+def main(argv=()):
+    """Read the documents, build the model, train it, sample from it."""
     args = parse_args(argv)
-    if args.input == DEFAULT_INPUT and not os.path.exists(DEFAULT_INPUT):
-        download_names(DEFAULT_INPUT)
-    docs = read_docs(args.input)
-    random.seed(args.seed)
-    random.shuffle(docs)
-    print(f"num docs: {len(docs)}")
-
-    chars = build_vocab(docs)
-    stoi = {ch: i for i, ch in enumerate(chars)}
-    BOS = len(chars)
+    ck, (state_dict, m, v) = read_checkpoint(args.load) if args.load else (None, (None,) * 3)
+    reseed = ck is not None and args.seed is not None  # with --load: other samples
+    settle(args, ck)
+    if args.save:
+        check_save(args.save)
+    run = ck['run'] if ck else {name: getattr(args, name) for name in RUN}
+    start = ck['step'] if ck else 0
+    steps = range(start, run['num_steps'] if args.num_steps else start)
+    docs, dataset = [], ck and ck['dataset']
+    if steps or not ck:  # sampling alone needs no dataset
+        if args.input == DEFAULT_INPUT and not os.path.exists(DEFAULT_INPUT):
+            download_names(DEFAULT_INPUT)
+        docs = read_docs(args.input)
+        dataset = {'path': os.path.abspath(args.input), 'num_docs': len(docs),
+                   'sha256': hashlib.sha256('\n'.join(docs).encode()).hexdigest()}
+        if ck and dataset['sha256'] != ck['dataset']['sha256']:
+            fail(f"{args.input} does not hold the documents {args.load} was trained on "
+                 f"({ck['dataset']['path']}); pass those as --input")
+        random.seed(run['seed'])
+        random.shuffle(docs)
+    print(f"num docs: {dataset['num_docs']}")
+    chars = list(ck['vocab']) if ck else build_vocab(docs)
+    stoi, BOS = {ch: i for i, ch in enumerate(chars)}, len(chars)
     print(f"vocab size: {len(chars) + 1}")
-
-    state_dict = init_state_dict(len(chars) + 1, args.n_layer, args.n_embd, args.block_size)
+    unknown = ''.join(sorted(set(args.prompt) - set(chars)))
+    if unknown:
+        fail(f'--prompt {args.prompt!r}: {unknown!r} is not in the vocabulary {"".join(chars)!r}')
+    if len(args.prompt) >= args.block_size:
+        fail(f'--prompt is {len(args.prompt)} characters long and leaves no position to draw '
+             f'in a block of {args.block_size}; shorten it')
+    if ck:
+        random.setstate(ck['random_state'])  # where the saved run left the generator
+    else:
+        n = args.n_embd * (2 * BOS + 2 + args.block_size + 12 * args.n_layer * args.n_embd)
+        check_memory(n, args.block_size)
+        state_dict = init_state_dict(BOS + 1, args.n_layer, args.n_embd, args.block_size)
+        m, v = [0.0] * n, [0.0] * n  # Adam's running means of each gradient and its square
     params = parameters(state_dict)
     print(f"num params: {len(params)}")
 
-    m = [0.0] * len(params)  # Adam's running mean of each gradient
-    v = [0.0] * len(params)  # ... and of each squared gradient
-    for step, loss in train(docs, stoi, BOS, state_dict, m, v, range(args.num_steps),
-                            args.num_steps, args.learning_rate,
-                            args.n_layer, args.n_head, args.block_size):
-        print(f"step {step+1:4d} / {args.num_steps:4d} | loss {loss:.4f}", end='\r')
+    def checkpoint(step):  # all that sampling and going on need, as plain data
+        return {'format': CHECKPOINT, 'version': 1, 'run': run, 'step': step,
+                'dataset': dataset, 'vocab': ''.join(chars), 'adam_m': m[:], 'adam_v': v[:],
+                'state_dict': {k: [[p.data for p in row] for row in mat]
+                               for k, mat in state_dict.items()},
+                'random_state': random.getstate()}
+    done, kept = start, args.save and checkpoint(start)
+    try:
+        for step, loss in train(docs, stoi, BOS, state_dict, m, v, steps, run['num_steps'],
+                                run['learning_rate'], args.n_layer, args.n_head, args.block_size):
+            if not math.isfinite(loss):
+                raise ArithmeticError(f'the loss is {loss}')
+            print(f"step {step+1:4d} / {run['num_steps']:4d} | loss {loss:.4f}", end='\r')
+            done, kept = step + 1, args.save and checkpoint(step + 1)  # one step, or none
+        if not all(math.isfinite(p.data) for p in params):
+            raise ArithmeticError('a weight is no longer a finite number')
+    except (ArithmeticError, ValueError) as e:
+        print()
+        fail(f'training diverged at step {done + 1} ({e}); try a smaller --learning_rate')
+    except KeyboardInterrupt:
+        if not args.save:
+            raise
+        write_checkpoint(args.save, kept)
+        again = [os.path.basename(sys.executable), sys.argv[0], '--load', args.save, '--save',
+                 args.save] + [f'--{name}={getattr(args, name)}' for name, _, _, default, _
+                               in OPTIONS[-5:-2] if getattr(args, name) != default]
+        interrupted(f"; step {kept['step']} of {run['num_steps']} is saved in {args.save}; "
+                    f"go on with: {' '.join(map(shlex.quote, again))}")
+    if args.save:
+        write_checkpoint(args.save, checkpoint(done))
 
+    if reseed:
+        random.seed(args.seed)
     print("\n--- inference (new, hallucinated names) ---")
+    prompt = [stoi[ch] for ch in args.prompt]
     for sample_idx in range(args.num_samples):
-        ids = sample(state_dict, args.n_layer, args.n_head, args.block_size, BOS, args.temperature)
+        ids = sample(state_dict, args.n_layer, args.n_head, args.block_size, BOS,
+                     args.temperature, prompt)
         print(f"sample {sample_idx+1:2d}: {''.join(chars[i] for i in ids)}")
 
-
 if __name__ == '__main__':
+    if sys.version_info < (3, 8):  # the file still parses on 3.6 and 3.7, so it can say so
+        sys.exit(f'microgpt.py: error: needs Python 3.8 or newer, not {sys.version.split()[0]}')
     # The graph has no reference cycles, so CPython's reference counting alone
     # frees each step's nodes, and its cycle collector would only scan them again
     # and again: pausing it saves about a tenth of the time. PyPy frees nothing
     # without its collector, so there it stays on.
     if sys.implementation.name == 'cpython':
         gc.disable()
-    sys.stdout.reconfigure(encoding='utf-8')  # a dataset in any script prints on any platform
     try:
-        main()
-    except KeyboardInterrupt:  # Ctrl-C: stop at once; the progress line shows the step reached
-        print()
-        print('microgpt.py: interrupted', file=sys.stderr)
-        sys.exit(130)
-    except (ArithmeticError, ValueError) as e:  # log(0), exp overflow, weights gone to nan
-        fail(f'the arithmetic broke down ({e}): training diverged or a setting is too extreme; '
-             f'try a smaller --learning_rate or a --temperature nearer 1')
-    except BrokenPipeError:  # whoever read our output stopped early, as `| head` does
-        # what is still buffered goes nowhere, instead of failing again at exit
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        sys.exit(1)
+        if sys.stdout:  # None when started with stdout closed: then nothing is printed
+            sys.stdout.reconfigure(encoding='utf-8')  # a dataset in any script prints anywhere
+        main(sys.argv[1:])
+        if sys.stdout:
+            sys.stdout.flush()  # here, where a failure to write can still be said
+    except KeyboardInterrupt:  # Ctrl-C: stop at once; the progress line shows the step
+        interrupted()
+    except OSError as e:  # the files we read and write say their own: this one is stdout
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # or exit fails again
+        if isinstance(e, BrokenPipeError):  # the reader stopped early, as `| head` does
+            sys.exit(1)
+        fail(f'cannot write the output ({e.strerror})', status=1)
+    except MemoryError:
+        fail('out of memory; try a smaller model (--n_embd, --n_layer, --block_size) or dataset')
+    except (ArithmeticError, ValueError) as e:  # while sampling: training says its own
+        fail(f'sampling broke down ({e}); try a --temperature nearer 1')

@@ -179,7 +179,7 @@ def adam_step(params, m, v, step, num_steps, learning_rate,
         p.grad = 0
 
 
-def sample(state_dict, n_layer, n_head, block_size, BOS, temperature):
+def sample(state_dict, n_layer, n_head, block_size, BOS, temperature, prompt=()):
     vocab_size = BOS + 1
     keys, values = [[] for _ in range(n_layer)], [[] for _ in range(n_layer)]
     token_id = BOS
@@ -187,6 +187,11 @@ def sample(state_dict, n_layer, n_head, block_size, BOS, temperature):
     for pos_id in range(block_size):
         logits = gpt(token_id, pos_id, keys, values, state_dict, n_head)
         probs = softmax([l / temperature for l in logits])
+        if pos_id < len(prompt):
+            # the prompt's token comes next; the probabilities go unused, no number is drawn
+            token_id = prompt[pos_id]
+            out.append(token_id)
+            continue
         token_id = random.choices(range(vocab_size), weights=[p.data for p in probs])[0]
         if token_id == BOS:
             break
@@ -196,6 +201,7 @@ def sample(state_dict, n_layer, n_head, block_size, BOS, temperature):
 
 def main(argv=None):
     args = microgpt.parse_args(argv)
+    microgpt.settle(args, None)  # the defaults of the options not given
     docs = microgpt.load_docs(args.input)
     random.seed(args.seed)
     random.shuffle(docs)
@@ -218,7 +224,9 @@ def main(argv=None):
         print(f"step {step+1:4d} / {args.num_steps:4d} | loss {loss.data:.4f}", end='\r')
     print("\n--- inference (new, hallucinated names) ---")
     for sample_idx in range(args.num_samples):
-        ids = sample(state_dict, args.n_layer, args.n_head, args.block_size, BOS, args.temperature)
+        prompt = [uchars.index(ch) for ch in args.prompt]
+        ids = sample(state_dict, args.n_layer, args.n_head, args.block_size, BOS, args.temperature,
+                     prompt)
         print(f"sample {sample_idx+1:2d}: {''.join(uchars[i] for i in ids)}")
 
 
