@@ -253,7 +253,7 @@ def sample(state_dict, n_layer, n_head, block_size, BOS, temperature, prompt=())
 # The program: the command line, the dataset download, checkpoints, and each
 # failure said in one line on stderr. Nothing above depends on what follows.
 
-import argparse, gc, hashlib, json, os, re, shlex, stat, sys, tempfile
+import argparse, gc, hashlib, io, json, os, re, shlex, stat, sys, tempfile
 
 DEFAULT_INPUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'input.txt')
 NAMES_URL = 'https://raw.githubusercontent.com/karpathy/makemore/988aa59/names.txt'
@@ -378,7 +378,8 @@ def check_save(path):
     """Refuse a --save FILE now, not after an hour of training: FILE must be new,
     empty or an earlier checkpoint, in a folder we can write to."""
     try:
-        head = open(path, 'rb').read(64) if os.path.exists(path) else b''
+        with open(path, 'rb') if os.path.exists(path) else io.BytesIO() as f:
+            head = f.read(64)
         tempfile.TemporaryFile(dir=os.path.dirname(os.path.abspath(path))).close()
     except OSError as e:
         fail(f'--save {path} cannot be written ({e.strerror}); name another file')

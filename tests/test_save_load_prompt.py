@@ -1,0 +1,417 @@
+"""Keeping a trained model (--save, --load), going on after Ctrl-C exactly where
+training stopped, and starting samples from a prompt (--prompt).
+
+The resumed runs must equal a run never interrupted, bit for bit: the same
+printed losses and samples, and the same checkpoint file, byte for byte (its
+numbers are written as repr() floats, so equal bytes mean equal weights and
+equal Adam buffers)."""
+import contextlib
+import io
+import json
+import os
+import pathlib
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import unittest
+from unittest import mock
+
+import microgpt
+from tests import plain_microgpt
+from tests.harness import (ROOT, SCRIPT, ExactTestCase, default_sigint, record_run, run_script,
+                           unprivileged)
+
+NAMES = os.path.join(ROOT, 'input.txt')
+SMALL = ['--n_embd=8', '--n_head=2', '--block_size=8']  # a small model: quick to train
+
+
+class Interrupt(Exception):
+    """Stands for the KeyboardInterrupt that Ctrl-C raises, at a chosen moment."""
+
+
+def run_main(*args):
+    """main() in this process: (exit status, stdout, stderr)."""
+    out, err = io.StringIO(), io.StringIO()
+    status = 0
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            microgpt.main(list(args))
+        except SystemExit as e:
+            status = e.code
+    return status, out.getvalue(), err.getvalue()
+
+
+def last_step_and_samples(stdout):
+    """The last progress line and every sample line of a run's output."""
+    lines = stdout.replace('\r', '\n').splitlines()
+    steps = [line for line in lines if line.startswith('step')]
+    return steps[-1:] + [line for line in lines if line.startswith('sample')]
+
+
+class CheckpointTestCase(ExactTestCase):
+    def setUp(self):
+        tmp = tempfile.TemporaryDirectory()
+        self.addCleanup(tmp.cleanup)
+        self.tmp = pathlib.Path(tmp.name)
+
+    def path(self, name):
+        return str(self.tmp / name)
+
+    def assertRanWell(self, status, stdout, stderr):
+        self.assertEqual((status, stderr), (0, ''))
+        self.assertIn('--- inference', stdout)
+
+
+class SaveAndLoad(CheckpointTestCase):
+    def test_saving_changes_nothing_that_is_printed(self):
+        plain = run_main('--num_steps=5', *SMALL)
+        saved = run_main('--num_steps=5', *SMALL, '--save', self.path('ck.json'))
+        self.assertRanWell(*saved)
+        self.assertEqual(saved, plain)
+
+    def test_the_file_is_json_with_every_weight_as_an_exact_number(self):
+        run_main('--num_steps=3', *SMALL, '--save', self.path('ck.json'))
+        with open(self.path('ck.json'), encoding='utf-8') as f:
+            ck = json.load(f)
+        self.assertEqual(ck['format'], 'microgpt checkpoint')
+        self.assertEqual((ck['step'], ck['run']['num_steps'], ck['run']['seed']), (3, 3, 42))
+        self.assertEqual(ck['vocab'], 'abcdefghijklmnopqrstuvwxyz')
+        self.assertEqual(ck['dataset']['num_docs'], 32033)
+        self.assertEqual([len(ck['state_dict'][k]) for k in ('wte', 'wpe', 'lm_head')], [27, 8, 27])
+        self.assertEqual(len(ck['adam_m']), len(ck['adam_v']))
+
+    def test_load_gives_back_every_weight_and_adam_buffer_exactly(self):
+        # a model trained in this process, saved by main(), loaded by main()'s loader
+        record = {}
+        real_write = microgpt.write_checkpoint
+
+        def keep(path, ck):
+            record.update(ck)
+            real_write(path, ck)
+        with mock.patch.object(microgpt, 'write_checkpoint', keep):
+            self.assertRanWell(*run_main('--num_steps=4', *SMALL, '--save', self.path('ck.json')))
+        ck, (state_dict, m, v) = microgpt.read_checkpoint(self.path('ck.json'))
+        weights = [repr(p.data) for p in microgpt.parameters(state_dict)]
+        self.assertSame(weights, [repr(x) for mat in record['state_dict'].values()
+                                  for row in mat for x in row], 'weights')
+        self.assertSame([repr(x) for x in m], [repr(x) for x in record['adam_m']], 'Adam m')
+        self.assertSame([repr(x) for x in v], [repr(x) for x in record['adam_v']], 'Adam v')
+        self.assertEqual(ck['random_state'], record['random_state'])
+
+    def test_sampling_from_a_finished_run_repeats_its_samples(self):
+        trained = run_main('--num_steps=6', *SMALL, '--save', self.path('ck.json'))
+        again = run_main('--load', self.path('ck.json'), '--num_steps=0')
+        self.assertRanWell(*again)
+        self.assertEqual(last_step_and_samples(again[1]), last_step_and_samples(trained[1])[1:])
+        self.assertTrue(again[1].startswith('num docs: 32033\nvocab size: 27\nnum params: '))
+
+    def test_a_new_seed_draws_other_samples_from_the_same_model(self):
+        run_main('--num_steps=6', *SMALL, '--save', self.path('ck.json'))
+        first = run_main('--load', self.path('ck.json'), '--num_steps=0', '--seed=7')
+        second = run_main('--load', self.path('ck.json'), '--num_steps=0', '--seed=7')
+        other = run_main('--load', self.path('ck.json'), '--num_steps=0')
+        self.assertEqual(first, second)
+        self.assertNotEqual(first[1], other[1])
+
+    def test_sampling_alone_needs_only_the_checkpoint(self):
+        # a folder holding microgpt.py and the checkpoint, and no way to the network
+        run_main('--num_steps=3', *SMALL, '--save', self.path('ck.json'))
+        alone = self.tmp / 'alone'
+        alone.mkdir()
+        shutil.copy(SCRIPT, alone)
+        shutil.copy(self.path('ck.json'), alone)
+        env = dict(os.environ, https_proxy='http://127.0.0.1:9', HTTPS_PROXY='http://127.0.0.1:9')
+        result = run_script('--load', 'ck.json', '--num_steps=0', '--num_samples=3',
+                            script=str(alone / 'microgpt.py'), cwd=alone, env=env)
+        self.assertEqual((result.returncode, result.stderr), (0, b''))
+        self.assertEqual(result.stdout.count(b'\nsample '), 3)
+        self.assertEqual(sorted(p.name for p in alone.iterdir()), ['ck.json', 'microgpt.py'])
+
+    def test_an_existing_checkpoint_is_replaced_whole(self):
+        run_main('--num_steps=2', *SMALL, '--save', self.path('ck.json'))
+        run_main('--num_steps=4', *SMALL, '--save', self.path('ck.json'))
+        with open(self.path('ck.json'), encoding='utf-8') as f:
+            self.assertEqual(json.load(f)['step'], 4)
+        self.assertEqual(sorted(os.listdir(self.tmp)), ['ck.json'])  # no temporary file left
+
+
+class Resume(CheckpointTestCase):
+    """Interrupted at some moment and resumed with --load, a run ends exactly as
+    the run that was never interrupted: same last loss, samples and checkpoint."""
+
+    ARGS = ['--num_steps=8', *SMALL, '--num_samples=5']
+
+    def uninterrupted(self):
+        status, out, _ = run_main(*self.ARGS, '--save', self.path('whole.json'))
+        self.assertEqual(status, 0)
+        return last_step_and_samples(out), pathlib.Path(self.path('whole.json')).read_bytes()
+
+    def interrupted_then_resumed(self, where, call):
+        """Ctrl-C (as KeyboardInterrupt) on the call-th call of microgpt.`where`;
+        inside adam_step it comes after half the weights are updated."""
+        real = getattr(microgpt, where)
+        calls = []
+
+        def interrupt_on_call(*args):
+            calls.append(1)
+            if len(calls) == call:
+                if where == 'adam_step':
+                    params, rest = args[0], args[1:]
+                    real(params[:len(params) // 2], *rest)  # half updated, half not
+                raise KeyboardInterrupt
+            return real(*args)
+        ck = self.path('part.json')
+        with mock.patch.object(microgpt, where, interrupt_on_call):
+            status, out, err = run_main(*self.ARGS, '--save', ck)
+        self.assertEqual(status, 130)
+        self.assertTrue(out.endswith('\n'))
+        self.assertIn(f'is saved in {ck}; go on with: ', err)
+        self.assertEqual(len(err.splitlines()), 1)
+        status, out, err = run_main('--load', ck, '--save', ck, '--num_samples=5')
+        self.assertEqual((status, err), (0, ''))
+        return last_step_and_samples(out), pathlib.Path(ck).read_bytes()
+
+    def test_interrupted_anywhere_it_goes_on_exactly(self):
+        whole_run, whole_file = self.uninterrupted()
+        for where, call in [('doc_loss', 1), ('adam_step', 1), ('doc_loss', 5),
+                            ('adam_step', 5), ('adam_step', 8)]:
+            with self.subTest(where=where, call=call):
+                lines, file = self.interrupted_then_resumed(where, call)
+                self.assertEqual(lines, whole_run)
+                self.assertSame(file, whole_file, 'checkpoint bytes')
+
+    @unittest.skipIf(os.name == 'nt', 'Ctrl-C is a POSIX signal here')
+    def test_a_real_ctrl_c_saves_and_the_printed_command_goes_on(self):
+        args = ['--num_steps=300', *SMALL, '--num_samples=5']
+        whole = run_script(*args, '--save', self.path('whole.json'))
+        proc = subprocess.Popen([sys.executable, SCRIPT, *args, '--save', self.path('part.json')],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                stdin=subprocess.DEVNULL, preexec_fn=default_sigint,
+                                env=dict(os.environ, PYTHONUNBUFFERED='1'))
+        try:
+            out = b''
+            while b'step   30 ' not in out:
+                chunk = proc.stdout.read1(4096)
+                self.assertTrue(chunk, 'the run ended before it could be interrupted')
+                out += chunk
+            proc.send_signal(signal.SIGINT)
+            rest, err = proc.communicate(timeout=60)
+        finally:
+            proc.kill()
+            proc.wait()
+        self.assertEqual(proc.returncode, 130)
+        self.assertTrue((out + rest).endswith(b'\n'))
+        line = err.decode()
+        self.assertEqual(len(line.splitlines()), 1, line)
+        command = line.split('go on with: ')[1].split()
+        self.assertEqual(command[1:], [SCRIPT, '--load', self.path('part.json'),
+                                       '--save', self.path('part.json'), '--num_samples=5'])
+        resumed = run_script(*command[2:])
+        self.assertEqual((resumed.returncode, resumed.stderr), (0, b''))
+        self.assertEqual(last_step_and_samples(resumed.stdout.decode()),
+                         last_step_and_samples(whole.stdout.decode()))
+        self.assertSame(pathlib.Path(self.path('part.json')).read_bytes(),
+                        pathlib.Path(self.path('whole.json')).read_bytes(), 'checkpoint bytes')
+
+
+class UnusableCheckpoints(CheckpointTestCase):
+    """One line on stderr, exit status 2, nothing on stdout, the file unchanged."""
+
+    def assertRefused(self, path, *words):
+        before = pathlib.Path(path).read_bytes() if os.path.isfile(path) else None
+        result = run_script('--load', path, '--num_steps=0')
+        lines = result.stderr.decode().splitlines()
+        self.assertEqual(result.returncode, 2)
+        self.assertEqual(len(lines), 1, lines)
+        self.assertEqual(result.stdout, b'')
+        for word in ('--load', *words):
+            self.assertIn(word, lines[0])
+        if before is not None:
+            self.assertEqual(pathlib.Path(path).read_bytes(), before)
+
+    def test_a_table_of_unusable_files(self):
+        run_main('--num_steps=1', '--n_embd=4', '--n_head=2', '--block_size=4',
+                 '--save', self.path('good.json'))
+        good = pathlib.Path(self.path('good.json')).read_text(encoding='utf-8')
+        ck = json.loads(good)
+
+        def variant(change):
+            copy = json.loads(good)
+            change(copy)
+            return json.dumps(copy)
+        (self.tmp / 'folder').mkdir()
+        cases = [
+            ('missing', None, ['cannot be read']),
+            ('folder', None, ['cannot be read']),
+            ('empty', '', ['not JSON']),
+            ('text', 'emma\nolivia\n', ['not JSON']),
+            ('truncated', good[:len(good) // 2], ['not JSON']),
+            ('latin1', None, ['not JSON']),
+            ('other JSON', '{"name": "my-package", "version": "1.0.0"}', ['not a microgpt']),
+            ('a list', '[1, 2, 3]', ['not a microgpt']),
+            ('no weights', variant(lambda c: c.pop('state_dict')), ['state_dict']),
+            ('a row too short', variant(lambda c: c['state_dict']['wte'][0].pop()), ['weights']),
+            ('a matrix missing', variant(lambda c: c['state_dict'].pop('lm_head')), ['weights']),
+            ('a row too long', variant(lambda c: c['state_dict']['wte'][0].append(0.5)), ['weights']),
+            ('rows moved', variant(lambda c: c['state_dict']['wpe'].append(c['state_dict']['wte'].pop())),
+             ['wte is not 27 x 4']),
+            ('a weight as text', variant(lambda c: c['state_dict']['wpe'][1].__setitem__(2, '0.5')),
+             ["'0.5' is not a number"]),
+            ('a weight null', variant(lambda c: c['adam_v'].__setitem__(0, None)), ['None']),
+            ('NaN', good.replace(repr(ck['adam_m'][3]), 'NaN', 1), ['NaN']),
+            ('Infinity', good.replace(repr(ck['adam_m'][3]), '-Infinity', 1), ['Infinity']),
+            ('shape and settings', variant(lambda c: c['run'].__setitem__('n_embd', 6)),
+             ['weights']),
+            ('heads', variant(lambda c: c['run'].__setitem__('n_head', 3)), ['settings']),
+            ('a step past the end', variant(lambda c: c.__setitem__('step', 5)), ['settings']),
+            ('no random state', variant(lambda c: c.__setitem__('random_state', [3, [1, 2]])),
+             ['not usable']),
+        ]
+        for name, text, words in cases:
+            path = self.path(name)
+            if text is not None:
+                pathlib.Path(path).write_text(text, encoding='utf-8')
+            if name == 'latin1':
+                pathlib.Path(path).write_bytes('{"format": "é"}'.encode('latin-1'))
+            with self.subTest(name):
+                self.assertRefused(path, *words)
+
+
+class SaveRefusedBeforeTraining(CheckpointTestCase):
+    """A --save FILE that cannot be written is refused at once, with one line."""
+
+    def assertRefused(self, save, *words, python=sys.executable, script=SCRIPT, preexec_fn=None):
+        result = subprocess.run([python, script, '--save', save, '--num_steps=1000'],
+                                capture_output=True, timeout=60, preexec_fn=preexec_fn)
+        lines = result.stderr.decode().splitlines()
+        self.assertEqual((result.returncode, result.stdout), (2, b''))
+        self.assertEqual(len(lines), 1, lines)
+        for word in ('--save', *words):
+            self.assertIn(word, lines[0])
+
+    def test_a_missing_folder(self):
+        self.assertRefused(self.path('nowhere/ck.json'), 'No such file')
+
+    def test_a_directory(self):
+        self.assertRefused(str(self.tmp), 'directory')
+
+    def test_a_file_that_is_not_a_checkpoint_is_never_replaced(self):
+        mine = self.tmp / 'notes.txt'
+        mine.write_text('my notes\n')
+        self.assertRefused(str(mine), 'not a checkpoint')
+        self.assertEqual(mine.read_text(), 'my notes\n')
+
+    def test_a_folder_without_write_permission(self):
+        user = unprivileged()  # root may write anywhere: the check runs as a user who may not
+        if user is None:
+            self.skipTest('no user without write permission can be arranged here')
+        python, preexec_fn = user
+        self.tmp.chmod(0o755)
+        script = shutil.copy(SCRIPT, self.tmp)
+        shutil.copy(NAMES, self.tmp)
+        locked = self.tmp / 'locked'
+        locked.mkdir(mode=0o555)
+        locked.chmod(0o555)
+        self.assertRefused(str(locked / 'ck.json'), 'Permission denied', python=python,
+                           script=script, preexec_fn=preexec_fn)
+
+
+class OtherOptionsWithLoad(CheckpointTestCase):
+    def setUp(self):
+        super().setUp()
+        run_main('--num_steps=4', *SMALL, '--save', self.path('ck.json'))
+
+    def test_contradicting_options_are_refused(self):
+        for args, words in [
+            (['--n_layer=2'], ['--n_layer', 'comes from']),
+            (['--n_embd=8'], ['--n_embd', 'comes from']),  # even when equal: it is not an option
+            (['--learning_rate=0.1'], ['--learning_rate']),
+            (['--num_steps=9'], ['--num_steps', '--num_steps=0']),
+        ]:
+            with self.subTest(args):
+                status, out, err = run_main('--load', self.path('ck.json'), *args)
+                self.assertEqual((status, out), (2, ''))
+                self.assertEqual(len(err.splitlines()), 1)
+                for word in words:
+                    self.assertIn(word, err)
+
+    def test_another_dataset_is_refused_for_training(self):
+        run_main('--num_steps=4', *SMALL, '--save', self.path('half.json'))
+        ck = json.loads(pathlib.Path(self.path('half.json')).read_text(encoding='utf-8'))
+        ck['step'] = 2  # as if stopped half way
+        pathlib.Path(self.path('half.json')).write_text(json.dumps(ck), encoding='utf-8')
+        other = self.tmp / 'other.txt'
+        other.write_text('ana\nbob\n')
+        status, out, err = run_main('--load', self.path('half.json'), '--input', str(other))
+        self.assertEqual(status, 2)
+        self.assertIn('does not hold the documents', err)
+        self.assertNotIn('step', out)
+
+
+class Prompt(ExactTestCase):
+    def setUp(self):
+        self.docs = microgpt.load_docs(NAMES)
+
+    def test_every_sample_starts_with_the_prompt(self):
+        status, out, err = run_main('--num_steps=20', '--prompt=ma')
+        samples = [line.split(': ', 1)[1] for line in out.splitlines() if line.startswith('sample')]
+        self.assertEqual((status, err, len(samples)), (0, '', 20))
+        self.assertTrue(all(s.startswith('ma') for s in samples), samples)
+        self.assertGreater(len(set(samples)), 5)
+
+    def test_default_settings_match_the_plain_oracle(self):
+        for prompt in ['ma', 'z', 'christoph', 'abcdefghijklmno']:
+            with self.subTest(prompt):
+                fast = record_run(microgpt, self.docs, num_steps=3, num_samples=4, prompt=prompt)
+                plain = record_run(plain_microgpt, self.docs, num_steps=3, num_samples=4, prompt=prompt)
+                self.assertTrue(all(s[:len(prompt)] == fast['samples'][0][:len(prompt)]
+                                    for s in fast['samples']))
+                self.assertSame(fast['samples'], plain['samples'], 'samples')
+
+    def test_the_printed_samples_match_the_plain_oracle(self):
+        plain = os.path.join(ROOT, 'tests', 'plain_microgpt.py')
+        fast = run_script('--num_steps=2', '--prompt=el')
+        self.assertEqual((fast.returncode, fast.stderr), (0, b''))
+        self.assertIn(b'\nsample 20: el', fast.stdout)
+        self.assertSame(fast.stdout, run_script('--num_steps=2', '--prompt=el', script=plain).stdout,
+                        'stdout')
+
+    def test_the_prompt_is_read_but_not_drawn(self):
+        # the prompt's tokens take no random numbers: the first draw after the
+        # prompt uses the same random number as the first draw without one
+        random.seed(1)
+        state_dict = microgpt.init_state_dict(27, 1, 8, 8)
+        state = random.getstate()
+        microgpt.sample(state_dict, 1, 2, 8, 26, 0.5, [0, 1, 2])
+        with_prompt = random.getstate()
+        random.setstate(state)
+        draws = []
+        real_choices = random.choices
+        with mock.patch.object(microgpt.random, 'choices',
+                               lambda *a, **k: draws.append(1) or real_choices(*a, **k)):
+            out = microgpt.sample(state_dict, 1, 2, 8, 26, 0.5, [0, 1, 2])
+        self.assertEqual(out[:3], [0, 1, 2])
+        self.assertEqual(len(draws), len(out) - 3 + (len(out) < 8))  # plus the final BOS
+        self.assertNotEqual(with_prompt, state)
+
+    def test_prompts_that_cannot_work_are_refused_before_training(self):
+        for args, words in [
+            (['--prompt=Ma'], ["'M'", 'vocabulary']),
+            (['--prompt=ma1!'], ["'!1'", 'vocabulary']),
+            (['--prompt=abcdefghijklmnop'], ['16 characters', 'block of 16']),
+            (['--prompt=abc', '--block_size=3'], ['3 characters', 'block of 3']),
+        ]:
+            with self.subTest(args):
+                status, out, err = run_main('--num_steps=1000', *args)
+                self.assertEqual(status, 2)
+                self.assertEqual(len(err.splitlines()), 1)
+                self.assertNotIn('step', out)
+                for word in words:
+                    self.assertIn(word, err)
+
+
+if __name__ == '__main__':
+    unittest.main()
