@@ -442,13 +442,17 @@ def write_checkpoint(path, ck):
         fail(f'could not save {path} ({e.strerror})', status=1)
 
 def check_memory(n_params, block_size):
-    """Refuse a model too big for this machine before it fills the memory: a
-    weight takes about 200 bytes, and 80 more at each position of a step."""
-    need = n_params * (200 + 80 * block_size)
-    try:
-        have = os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES')
-    except (AttributeError, ValueError, OSError):  # not every system tells
-        return
+    """Refuse a model too big for this machine, or for the limit set by `ulimit`,
+    before it fills the memory: a weight takes about 200 bytes, and 80 more at
+    each position of a step's graph."""
+    need, sizes = n_params * (200 + 80 * block_size), []
+    try:  # not every system tells
+        sizes.append(os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES'))
+        import resource
+        sizes += [resource.getrlimit(resource.RLIMIT_AS)[0], resource.getrlimit(resource.RLIMIT_DATA)[0]]
+    except (AttributeError, ValueError, OSError, ImportError):
+        pass
+    have = min([size for size in sizes if size > 0] or [math.inf])  # RLIM_INFINITY is -1
     if need > have:
         fail(f'a model of {n_params:,} weights needs about {need / 2**30:,.0f} GiB of memory '
              f'to train, more than the {have / 2**30:,.0f} GiB here; make it smaller')
@@ -481,10 +485,8 @@ def main(argv=()):
                  f"({ck['dataset']['path']}); pass those as --input")
         random.seed(run['seed'])
         random.shuffle(docs)
-    print(f"num docs: {dataset['num_docs']}")
     chars = list(ck['vocab']) if ck else build_vocab(docs)
     stoi, BOS = {ch: i for i, ch in enumerate(chars)}, len(chars)
-    print(f"vocab size: {len(chars) + 1}")
     unknown = ''.join(sorted(set(args.prompt) - set(chars)))
     if unknown:
         fail(f'--prompt {args.prompt!r}: {unknown!r} is not in the vocabulary {"".join(chars)!r}')
@@ -499,7 +501,7 @@ def main(argv=()):
         state_dict = init_state_dict(BOS + 1, args.n_layer, args.n_embd, args.block_size)
         m, v = [0.0] * n, [0.0] * n  # Adam's running means of each gradient and its square
     params = parameters(state_dict)
-    print(f"num params: {len(params)}")
+    print(f"num docs: {dataset['num_docs']}\nvocab size: {BOS + 1}\nnum params: {len(params)}")
 
     def checkpoint(step):  # all that sampling and going on need, as plain data
         return {'format': CHECKPOINT, 'version': 1, 'run': run, 'step': step,

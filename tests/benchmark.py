@@ -1,9 +1,11 @@
 """
 Benchmark: how much faster microgpt.py is than a baseline, in one sitting.
 
-    python tests/benchmark.py                       # against the plain oracle, 100 steps
-    python tests/benchmark.py --against HEAD~3      # against microgpt.py at a git revision
-    python tests/benchmark.py --runs 5 -- --num_steps=1000   # options after -- go to both
+    python3 tests/benchmark.py                       # against the plain oracle, 100 steps
+    python3 tests/benchmark.py --against HEAD~3      # against microgpt.py at a git revision
+    python3 tests/benchmark.py --runs 5 -- --num_steps=1000   # options after -- go to both
+    python3 tests/benchmark.py --python pypy3 --against this -- --num_steps=1000
+                                                     # this microgpt.py, PyPy against CPython
 
 The two programs run one after the other, alternating, so that whatever else
 the machine does falls on both alike; the median of each side's wall times
@@ -23,18 +25,46 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def baseline_command(against, workdir):
-    """The command line of the baseline, and a name for it."""
+def fail(message):
+    print(f'benchmark.py: error: {message}', file=sys.stderr)
+    sys.exit(2)
+
+
+def at_least_one(text):
+    """An argparse type: a whole number of runs, 1 or more."""
+    if int(text) < 1:  # a ValueError makes argparse say "invalid whole number value"
+        raise argparse.ArgumentTypeError(f'must be at least 1, got {text}')
+    return int(text)
+
+
+at_least_one.__name__ = 'whole number'
+
+
+def interpreter(name):
+    """An argparse type: a Python interpreter that runs, by path or by name on PATH."""
+    found = shutil.which(name)
+    if found is None:
+        raise argparse.ArgumentTypeError(f'no interpreter {name!r} here')
+    return found
+
+
+def baseline_script(against, workdir):
+    """The baseline's script, and a name for it."""
     if against == 'plain':
-        return [sys.executable, os.path.join(ROOT, 'tests', 'plain_microgpt.py')], 'plain oracle'
+        return os.path.join(ROOT, 'tests', 'plain_microgpt.py'), 'the plain oracle'
+    if against == 'this':
+        return os.path.join(ROOT, 'microgpt.py'), 'microgpt.py'
     # an older microgpt.py, with the dataset beside it as it expects
-    source = subprocess.run(['git', 'show', f'{against}:microgpt.py'], cwd=ROOT,
-                            capture_output=True, check=True).stdout
+    shown = subprocess.run(['git', 'show', f'{against}:microgpt.py'], cwd=ROOT,
+                           capture_output=True)
+    if shown.returncode:
+        fail(f'--against {against}: git has no microgpt.py at that revision; '
+             f"name one that `git log` shows, or 'plain' or 'this'")
     script = os.path.join(workdir, 'microgpt.py')
     with open(script, 'wb') as f:
-        f.write(source)
+        f.write(shown.stdout)
     shutil.copy(os.path.join(ROOT, 'input.txt'), workdir)
-    return [sys.executable, script], f'microgpt.py at {against}'
+    return script, f'microgpt.py at {against}'
 
 
 def timed_run(command, workdir):
@@ -46,29 +76,43 @@ def timed_run(command, workdir):
         seconds = time.perf_counter() - start
         proc.returncode = status  # already reaped by wait4
         if status:
-            sys.exit(f'benchmark: {" ".join(command)} failed')
+            print(f'benchmark.py: error: {" ".join(command)} failed', file=sys.stderr)
+            sys.exit(1)
         out.seek(0)
         # ru_maxrss is in KiB on Linux and in bytes on macOS
         kib = usage.ru_maxrss / 1024 if sys.platform == 'darwin' else usage.ru_maxrss
         return seconds, kib / 1024, out.read()
 
 
+def version(python):
+    return subprocess.run([python, '-c', 'import sys, platform; print(platform.python_implementation(), '
+                           'sys.version.split()[0])'], capture_output=True, text=True).stdout.strip()
+
+
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0].strip())
+    parser.error = lambda message: fail(f'{message}; see --help')  # one line, not a usage dump
     parser.add_argument('--against', default='plain',
-                        help="'plain' for tests/plain_microgpt.py, "
+                        help="'plain' for tests/plain_microgpt.py, 'this' for microgpt.py itself, "
                              "or a git revision of microgpt.py (default: plain)")
-    parser.add_argument('--runs', type=int, default=3, help='runs of each program (default: 3)')
+    parser.add_argument('--runs', type=at_least_one, default=3,
+                        help='runs of each program (default: 3)')
+    parser.add_argument('--python', type=interpreter, default=sys.executable,
+                        help='the interpreter for microgpt.py (default: this one)')
+    parser.add_argument('--against-python', type=interpreter, default=sys.executable,
+                        help='the interpreter for the baseline (default: this one)')
     parser.add_argument('args', nargs='*', default=['--num_steps=100'],
                         help='options for both programs, after -- (default: --num_steps=100)')
     opts = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as workdir:
-        baseline, baseline_name = baseline_command(opts.against, workdir)
-        sides = {'microgpt.py': [sys.executable, os.path.join(ROOT, 'microgpt.py')],
-                 baseline_name: baseline}
-        print(f"microgpt.py against the {baseline_name}: {' '.join(opts.args)}, "
-              f"{opts.runs} alternating runs each, Python {sys.version.split()[0]}")
+        script, baseline_name = baseline_script(opts.against, workdir)
+        fast_name = f'microgpt.py on {version(opts.python)}'
+        baseline_name += f' on {version(opts.against_python)}'
+        sides = {fast_name: [opts.python, os.path.join(ROOT, 'microgpt.py')],
+                 baseline_name: [opts.against_python, script]}
+        print(f"{fast_name} against {baseline_name}: {' '.join(opts.args)}, "
+              f"{opts.runs} alternating runs each")
         times = {name: [] for name in sides}
         peaks = {name: [] for name in sides}
         outputs = set()
@@ -78,11 +122,10 @@ def main():
                 times[name].append(seconds)
                 peaks[name].append(mib)
                 outputs.add(stdout)
-                print(f'  run {run + 1}: {name:<28} {seconds:7.2f} s {mib:7.1f} MiB', flush=True)
+                print(f'  run {run + 1}: {name:<44} {seconds:7.2f} s {mib:7.1f} MiB', flush=True)
 
     fast, slow = (statistics.median(times[name]) for name in sides)
-    print(f'median wall time: microgpt.py {fast:.2f} s, {baseline_name} {slow:.2f} s '
-          f'-> {slow / fast:.2f}x faster')
+    print(f'median wall time: {fast:.2f} s against {slow:.2f} s -> {slow / fast:.2f}x faster')
     print('peak memory: ' + ', '.join(f'{name} {max(peaks[name]):.1f} MiB' for name in sides))
     print('same output bytes: ' + ('yes' if len(outputs) == 1 else 'NO, the outputs differ'))
 

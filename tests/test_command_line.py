@@ -2,20 +2,25 @@
 a missing dataset without network, Ctrl-C. Each case runs microgpt.py in a
 subprocess, as a user would, on a short run or a small model."""
 import contextlib
+import glob
+import http.client
 import io
 import os
 import pathlib
 import random
+import select
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import tempfile
+import time
 import unittest
 from unittest import mock
 
 import microgpt
-from tests.harness import ROOT, SCRIPT, run_script
+from tests.harness import ROOT, SCRIPT, default_sigint, run_script, unprivileged
 
 NAMES = pathlib.Path(ROOT, 'input.txt')
 SHORT = ['--num_steps=3', '--num_samples=3']
@@ -54,8 +59,12 @@ class Options(CommandLineTestCase):
                 self.assertIn(f'(default: {default})', text)
 
     def test_space_and_equals_forms_mean_the_same(self):
-        self.assertEqual(run_script('--num_steps', '2', '--num_samples', '2').stdout,
-                         run_script('--num_steps=2', '--num_samples=2').stdout)
+        spaced = run_script('--num_steps', '2', '--num_samples', '2', '--prompt', 'al')
+        self.assertEqual((spaced.returncode, spaced.stderr), (0, b''))
+        self.assertIn(b'step    2 /    2 | loss ', spaced.stdout)
+        self.assertIn(b'\nsample  2: al', spaced.stdout)
+        self.assertEqual(spaced.stdout,
+                         run_script('--num_steps=2', '--num_samples=2', '--prompt=al').stdout)
 
     def test_the_default_input_is_found_from_any_directory(self):
         result = run_script('--num_steps=0', '--num_samples=0', cwd=self.tmp)
@@ -78,7 +87,7 @@ class BadInput(CommandLineTestCase):
     def assertRefused(self, args, *words):
         result = run_script(*args)
         lines = stderr_lines(result)
-        self.assertNotEqual(result.returncode, 0)
+        self.assertEqual(result.returncode, 2)
         self.assertEqual(len(lines), 1, lines)
         self.assertEqual(result.stdout, b'')
         for word in words:
@@ -95,6 +104,7 @@ class BadInput(CommandLineTestCase):
              ['empty.txt', 'no documents']),
             ('blank lines only', ['--input', self.dataset('\n  \n\t\r\n', name='blank.txt')],
              ['blank.txt', 'no documents']),
+            ('a device', ['--input', os.devnull], [os.devnull, 'device']),
         ]:
             with self.subTest(what):
                 self.assertRefused(args, *words)
@@ -123,30 +133,69 @@ class BadInput(CommandLineTestCase):
             (['--temperature=-1'], ['--temperature', 'above 0']),
             (['--learning_rate=0'], ['--learning_rate', 'above 0']),
             (['--learning_rate=nan'], ['--learning_rate', 'above 0']),
-            (['--learning_rate=inf'], ['--learning_rate', 'above 0']),
+            (['--learning_rate=inf'], ['--learning_rate', 'finite']),
+            (['--temperature=-inf'], ['--temperature', 'finite']),
+            (['--temperature=1e-310'], ['--temperature=1e-310', 'overflows']),
+            (['--n_embd=100000', '--n_head=1'], ['120,007,000,000 weights', 'GiB']),
             (['--num_steps=-1'], ['--num_steps', 'at least 0']),
             (['--num_samples=-1'], ['--num_samples', 'at least 0']),
         ]:
             with self.subTest(args):
                 self.assertRefused(args, *words)
 
-    def test_a_diverging_run_ends_in_one_line_not_a_traceback(self):
-        result = run_script('--learning_rate=100', '--num_steps=5', '--num_samples=0')
+    def test_a_diverging_run_stops_at_the_step_where_it_diverges(self):
+        for rate, step in [('100', 2), ('1e308', 2)]:
+            with self.subTest(rate):
+                result = run_script(f'--learning_rate={rate}', '--num_steps=50')
+                lines = stderr_lines(result)
+                self.assertEqual(result.returncode, 2)
+                self.assertEqual(len(lines), 1, lines)
+                self.assertIn(f'diverged at step {step} ', lines[0])
+                self.assertIn('--learning_rate', lines[0])
+                self.assertNotIn(b'sample', result.stdout)
+                self.assertTrue(result.stdout.endswith(b'\n'))
+
+    def run_with_memory_limit(self, limit, *args):
+        try:
+            import resource
+        except ImportError:
+            self.skipTest('no resource limits here')
+        def set_limit():  # as `ulimit -v` does
+            resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+        return subprocess.run([sys.executable, SCRIPT, *args], capture_output=True,
+                              preexec_fn=set_limit, timeout=120)
+
+    def test_a_model_too_big_for_the_memory_allowed_is_refused_with_an_estimate(self):
+        result = self.run_with_memory_limit(10**9, '--n_embd=512', '--num_steps=1')
         lines = stderr_lines(result)
-        self.assertNotEqual(result.returncode, 0)
+        self.assertEqual((result.returncode, result.stdout), (2, b''))
         self.assertEqual(len(lines), 1, lines)
-        self.assertIn('--learning_rate', lines[0])
+        self.assertIn('3,181,568 weights needs about 4 GiB of memory', lines[0])
+
+    @unittest.skipUnless(sys.implementation.name == 'cpython',
+                         'PyPy aborts when memory runs out instead of raising MemoryError')
+    def test_running_out_of_memory_ends_in_one_line(self):
+        path = self.tmp / 'one-long-line.txt'
+        path.write_bytes(b'ab' * 50_000_000)  # 100 MB in one document, under a 300 MB limit
+        result = self.run_with_memory_limit(300 * 2**20, '--input', str(path), '--num_steps=1')
+        lines = stderr_lines(result)
+        self.assertEqual(result.returncode, 2)
+        self.assertEqual(len(lines), 1, lines)
+        self.assertIn('out of memory', lines[0])
 
 
 class Datasets(CommandLineTestCase):
     def train(self, path, *args):
         result = run_script('--input', path, *SHORT, *args)
         self.assertEqual(result.returncode, 0, result.stderr)
+        self.assertEqual(result.stdout.count(b'\nsample '), 3)
         return result.stdout
 
     def test_a_byte_order_mark_is_not_learned(self):
         plain = self.dataset('\n'.join(WORLD_NAMES), name='plain.txt')
         marked = self.dataset('\ufeff' + '\n'.join(WORLD_NAMES), name='marked.txt')
+        vocab_size = len(set(''.join(WORLD_NAMES))) + 1
+        self.assertIn(f'vocab size: {vocab_size}\n'.encode(), self.train(marked))
         self.assertEqual(self.train(marked), self.train(plain))
 
     def test_windows_and_old_mac_line_ends_train_like_unix_ones(self):
@@ -154,7 +203,13 @@ class Datasets(CommandLineTestCase):
         for what, eol in [('CRLF', '\r\n'), ('CR', '\r')]:
             with self.subTest(what):
                 other = self.dataset(eol.join(WORLD_NAMES) + eol, name=f'{what}.txt')
+                self.assertIn(f'num docs: {len(WORLD_NAMES)}\nvocab size: '
+                              f'{len(set("".join(WORLD_NAMES))) + 1}\n'.encode(), self.train(other))
                 self.assertEqual(self.train(other), self.train(unix))
+
+    def test_documents_are_stripped_of_spaces_and_tabs_around_them(self):
+        path = self.dataset(' ana \n\tbob\t\n \t \n  zoë  \r\nmary ann\n')
+        self.assertEqual(microgpt.load_docs(path), ['ana', 'bob', 'zoë', 'mary ann'])
 
     def test_non_ascii_letters_train_and_print_whatever_the_locale(self):
         # an ASCII-only locale and console: reading and printing must not depend on them
@@ -177,12 +232,32 @@ class Datasets(CommandLineTestCase):
                             '--n_head=2', '--num_steps=2', '--num_samples=1')
         self.assertEqual(result.returncode, 0, result.stderr)
         self.assertEqual(result.stderr, b'')
+        self.assertIn(b'step    2 /    2 | loss ', result.stdout)
+        self.assertIn(b'\nsample  1: ', result.stdout)
 
     def test_the_input_file_is_never_written(self):
         path = pathlib.Path(self.dataset('\r\n'.join(WORLD_NAMES)))
         before = (path.read_bytes(), path.stat().st_mtime_ns)
-        self.train(str(path))
+        self.assertIn(f'num docs: {len(WORLD_NAMES)}\n'.encode(), self.train(str(path)))
         self.assertEqual((path.read_bytes(), path.stat().st_mtime_ns), before)
+
+
+    def test_a_file_that_cannot_be_read_is_named_in_one_line(self):
+        user = unprivileged()  # root reads anything: the check runs as a user who may not
+        if user is None:
+            self.skipTest('no user without read permission can be arranged here')
+        python, preexec_fn = user
+        self.tmp.chmod(0o755)
+        script = shutil.copy(SCRIPT, self.tmp)
+        secret = pathlib.Path(self.dataset('ana\nbob\n', name='secret.txt'))
+        secret.chmod(0o000)
+        result = subprocess.run([python, script, '--input', str(secret)], capture_output=True,
+                                preexec_fn=preexec_fn, timeout=60)
+        lines = stderr_lines(result)
+        self.assertEqual((result.returncode, result.stdout), (2, b''))
+        self.assertEqual(len(lines), 1, lines)
+        self.assertIn('cannot read', lines[0])
+        self.assertIn('Permission denied', lines[0])
 
 
 class MissingNamesList(CommandLineTestCase):
@@ -211,6 +286,27 @@ class MissingNamesList(CommandLineTestCase):
         target = self.download(NAMES)
         self.assertEqual(target.read_bytes(), NAMES.read_bytes())
         self.assertEqual(sorted(p.name for p in self.tmp.iterdir()), ['input.txt'])
+        self.assertEqual(stat.S_IMODE(target.stat().st_mode), 0o644)  # readable by all, as data
+
+    def test_a_download_cut_off_halfway_leaves_no_file(self):
+        class CutOff(io.BytesIO):
+            def read(self, *args):
+                raise http.client.IncompleteRead(b'emma\noli', 200000)
+        with mock.patch('urllib.request.urlopen', lambda *a, **k: CutOff()), \
+                contextlib.redirect_stderr(io.StringIO()) as err, self.assertRaises(SystemExit) as e:
+            microgpt.download_names(str(self.tmp / 'input.txt'))
+        self.assertEqual(e.exception.code, 2)
+        self.assertIn('could not download', err.getvalue().splitlines()[-1])
+        self.assertEqual(list(self.tmp.iterdir()), [])
+
+    def test_a_download_that_cannot_be_written_leaves_no_partial_file(self):
+        full = OSError(28, 'No space left on device')
+        with mock.patch('urllib.request.urlopen', lambda *a, **k: io.BytesIO(NAMES.read_bytes())), \
+                mock.patch.object(microgpt.os, 'replace', side_effect=full), \
+                contextlib.redirect_stderr(io.StringIO()) as err, self.assertRaises(SystemExit):
+            microgpt.download_names(str(self.tmp / 'input.txt'))
+        self.assertIn('No space left on device', err.getvalue())
+        self.assertEqual(list(self.tmp.iterdir()), [])  # the temporary file is gone too
 
     def test_a_download_that_is_not_the_names_list_is_refused_and_not_kept(self):
         wrong = self.tmp / 'page.html'
@@ -223,52 +319,163 @@ class MissingNamesList(CommandLineTestCase):
 @unittest.skipIf(os.name == 'nt', 'Ctrl-C is a POSIX signal here')
 class CtrlC(CommandLineTestCase):
     def interrupt_when(self, seen, *args):
-        """Start a run, press Ctrl-C once `seen` is printed, return (status, stderr)."""
+        """Start a run, press Ctrl-C once `seen` is printed: (status, stdout, stderr lines).
+        The child gets Python's usual SIGINT handling whatever this process has, and it
+        never outlives the test, even when the test fails or times out."""
         env = dict(os.environ, PYTHONUNBUFFERED='1')
         proc = subprocess.Popen([sys.executable, SCRIPT, *args], env=env, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
-        out = b''
+                                stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
+                                preexec_fn=default_sigint)
+        self.addCleanup(proc.wait)
+        self.addCleanup(proc.kill)
+        out, deadline = b'', time.monotonic() + 60
         while seen not in out:
-            chunk = proc.stdout.read1(4096)
-            self.assertTrue(chunk, 'the run ended before it could be interrupted')
-            out += chunk
+            self.assertLess(time.monotonic(), deadline, f'{seen!r} never came')
+            if select.select([proc.stdout], [], [], 1)[0]:
+                chunk = proc.stdout.read1(4096)
+                self.assertTrue(chunk, 'the run ended before it could be interrupted')
+                out += chunk
         proc.send_signal(signal.SIGINT)
-        _, err = proc.communicate(timeout=60)
-        return proc.returncode, err.decode().splitlines()
+        rest, err = proc.communicate(timeout=60)
+        return proc.returncode, out + rest, err.decode().splitlines()
 
     def test_during_training_it_stops_with_one_line_and_status_130(self):
-        status, lines = self.interrupt_when(b'step    3', '--num_steps=100000')
+        status, out, lines = self.interrupt_when(b'step    3', '--num_steps=100000')
         self.assertEqual(status, 130)
         self.assertEqual(lines, ['microgpt.py: interrupted'])
+        self.assertTrue(out.endswith(b'\n'), out[-40:])  # the progress line is ended
 
     def test_during_sampling_it_stops_with_one_line_and_status_130(self):
-        status, lines = self.interrupt_when(b'sample  2', '--num_steps=0', '--num_samples=100000')
+        status, out, lines = self.interrupt_when(b'sample  2', '--num_steps=0',
+                                                 '--num_samples=100000')
         self.assertEqual(status, 130)
         self.assertEqual(lines, ['microgpt.py: interrupted'])
+        self.assertTrue(out.endswith(b'\n'))
+
+    def test_while_it_waits_for_its_dataset_it_stops_the_same_way(self):
+        # the dataset is a pipe that nobody writes to: the run is stuck at its start
+        fifo = self.tmp / 'fifo'
+        os.mkfifo(fifo)
+        env = dict(os.environ, PYTHONUNBUFFERED='1', PYTHONWARNINGS='error')
+        proc = subprocess.Popen([sys.executable, '-c', 'import sys, runpy; print("started", '
+                                 'flush=True); sys.argv = sys.argv[1:]; runpy.run_path('
+                                 'sys.argv[0], run_name="__main__")', SCRIPT, '--input', str(fifo)],
+                                env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                stdin=subprocess.DEVNULL, preexec_fn=default_sigint)
+        self.addCleanup(proc.wait)
+        self.addCleanup(proc.kill)
+        self.assertEqual(proc.stdout.readline(), b'started\n')
+        time.sleep(0.5)  # long enough to reach the open() of the pipe
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+        self.assertEqual(proc.returncode, 130)
+        self.assertEqual(err.decode().splitlines(), ['microgpt.py: interrupted'])
+
+
+class Output(CommandLineTestCase):
+    """Output that cannot be written ends quietly or in one line, never in a
+    traceback or an "Exception ignored" message."""
+
+    def test_stdout_closed(self):
+        result = subprocess.run([sys.executable, SCRIPT, *SHORT], capture_output=False,
+                                stderr=subprocess.PIPE, preexec_fn=lambda: os.close(1),
+                                timeout=60)
+        self.assertEqual((result.returncode, result.stderr), (0, b''))
+
+    @unittest.skipUnless(os.path.exists('/dev/full'), 'no /dev/full here')
+    def test_stdout_on_a_full_disk(self):
+        with open('/dev/full', 'wb') as full:
+            result = run_script(*SHORT, stdout=full)
+        lines = stderr_lines(result)
+        self.assertEqual(result.returncode, 1)
+        self.assertEqual(lines, ['microgpt.py: error: cannot write the output '
+                                 '(No space left on device)'])
+
+    def test_a_reader_that_stops_early_is_not_an_error(self):
+        # like `python microgpt.py | head -n 1` or `| true`: the pipe closes after a
+        # line, or at once, while the rest is coming, or after it all came
+        for args in (SHORT, ['--num_steps=0', '--block_size=1', '--n_embd=1', '--n_head=1',
+                             '--num_samples=20000']):
+            for lines_read in (0, 1):
+                with self.subTest(args=args, lines_read=lines_read):
+                    proc = subprocess.Popen([sys.executable, SCRIPT, *args],
+                                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                    self.addCleanup(proc.wait)
+                    self.addCleanup(proc.kill)
+                    for _ in range(lines_read):
+                        self.assertEqual(proc.stdout.readline(), b'num docs: 32033\n')
+                    proc.stdout.close()
+                    err = proc.stderr.read()
+                    proc.wait(timeout=60)
+                    proc.stderr.close()
+                    self.assertEqual(err, b'')
+                    self.assertIn(proc.returncode, (0, 1))
 
 
 class Program(CommandLineTestCase):
     def test_import_defines_things_and_does_nothing_else(self):
         probe = ('import gc, random; state = random.getstate(); import microgpt; '
-                 'assert random.getstate() == state and gc.isenabled()')
+                 'assert random.getstate() == state and gc.isenabled(); '
+                 'print(sorted(n for n in ("Value", "gpt", "sample", "main") if hasattr(microgpt, n)))')
         env = dict(os.environ, PYTHONPATH=ROOT)
         result = subprocess.run([sys.executable, '-c', probe], cwd=self.tmp, env=env,
                                 capture_output=True)
-        self.assertEqual((result.returncode, result.stdout, result.stderr), (0, b'', b''))
+        self.assertEqual((result.returncode, result.stdout, result.stderr),
+                         (0, b"['Value', 'gpt', 'main', 'sample']\n", b''))
         self.assertEqual(list(self.tmp.iterdir()), [])
 
-    def test_a_reader_that_stops_early_is_not_an_error(self):
-        # like `python microgpt.py | head -1`: the pipe closes while samples are still coming
-        proc = subprocess.Popen([sys.executable, SCRIPT, '--num_steps=0', '--block_size=1',
-                                 '--n_embd=1', '--n_head=1', '--num_samples=20000'],
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        proc.stdout.readline()
-        proc.stdout.close()
-        err = proc.stderr.read()
-        proc.wait(timeout=60)
-        proc.stderr.close()
-        self.assertEqual(err, b'')
-        self.assertNotEqual(proc.returncode, 0)
+    def test_main_in_a_notebook_ignores_the_kernels_own_arguments(self):
+        # a notebook's sys.argv holds its kernel's options; main() must not parse them
+        kernel = ['ipykernel_launcher.py', '-f', '/tmp/kernel-1.json']
+        untrained = lambda *args: iter(())  # no training, to keep this quick
+        with mock.patch.object(sys, 'argv', kernel), mock.patch.object(microgpt, 'train', untrained), \
+                contextlib.redirect_stdout(io.StringIO()) as out:
+            random_state = microgpt.random.getstate()
+            try:
+                microgpt.main()
+            finally:
+                microgpt.random.setstate(random_state)
+        self.assertTrue(out.getvalue().startswith('num docs: 32033\nvocab size: 27\nnum params: 4192\n'))
+        self.assertIn('\nsample 20: ', out.getvalue())
+
+    def test_python_older_than_3_8_is_told_in_one_line(self):
+        old = sorted(glob.glob(os.path.expanduser('~/.pyenv/versions/3.[67].*/bin/python3')))
+        if not old:
+            self.skipTest('no Python 3.6 or 3.7 here')
+        result = subprocess.run([old[-1], SCRIPT], capture_output=True, timeout=60)
+        self.assertEqual(result.returncode, 1)
+        self.assertEqual(result.stdout, b'')
+        self.assertRegex(result.stderr.decode(), r'\Amicrogpt.py: error: needs Python 3.8 or '
+                                                 r'newer, not 3\.[67]\.\d+\n\Z')
+
+    @unittest.skipUnless(hasattr(os, 'wait4'), 'peak memory is read from wait4 here')
+    def test_memory_stays_small_on_every_interpreter(self):
+        # a graph a step; kept alive by a paused collector on PyPy, they would add up
+        proc = subprocess.Popen([sys.executable, SCRIPT, '--num_steps=150', '--num_samples=0'],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        _, status, usage = os.wait4(proc.pid, 0)
+        proc.returncode = 0
+        self.assertEqual(status, 0)
+        peak_mib = usage.ru_maxrss / 1024 / (1024 if sys.platform == 'darwin' else 1)
+        self.assertLess(peak_mib, 200)
+
+
+class Benchmark(CommandLineTestCase):
+    def test_bad_options_get_one_line(self):
+        benchmark = os.path.join(ROOT, 'tests', 'benchmark.py')
+        for args, words in [(['--runs=0'], ['--runs', 'at least 1']),
+                            (['--runs=x'], ['--runs']),
+                            (['--against=no-such-revision'], ['no-such-revision']),
+                            (['--python=/no/such/python'], ['/no/such/python']),
+                            (['--bogus'], ['--bogus'])]:
+            with self.subTest(args):
+                result = run_script(*args, script=benchmark, timeout=60)
+                lines = stderr_lines(result)
+                self.assertEqual(result.returncode, 2)
+                self.assertEqual(len(lines), 1, lines)
+                self.assertEqual(result.stdout, b'')
+                for word in words:
+                    self.assertIn(word, lines[0])
 
 
 if __name__ == '__main__':
