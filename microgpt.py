@@ -4,13 +4,13 @@ microgpt: a GPT trained on a list of names, in one file of pure Python.
 The first part is the whole algorithm, top to bottom: dataset, tokenizer, a
 scalar autograd engine (Value), parameters, the GPT with a KV cache, training
 with Adam, sampling. The second part is the program around it: the command
-line, the dataset download, and one clear line for each failure.
+line, the dataset download, checkpoints, and one clear line for each failure.
 Left out on purpose, as each would bury the idea: tensors and batches,
 biases, LayerNorm (RMSNorm does the job with less), GELU, dropout, weight tying.
 
 It computes the very floating-point numbers of the reference program it
 retells, bit for bit; a line written some way only for speed or for those
-bits says so.  Run it: python3 microgpt.py   (--help lists every option)
+bits says so. Run it: python3 microgpt.py (--help lists every option).
 """
 import math
 import random
@@ -253,13 +253,14 @@ def sample(state_dict, n_layer, n_head, block_size, BOS, temperature, prompt=())
 # The program: the command line, the dataset download, checkpoints, and each
 # failure said in one line on stderr. Nothing above depends on what follows.
 
-import argparse, gc, hashlib, io, json, os, re, shlex, stat, sys, tempfile
+import argparse, gc, hashlib, json, os, re, shlex, stat, sys, tempfile
 
 DEFAULT_INPUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'input.txt')
 NAMES_URL = 'https://raw.githubusercontent.com/karpathy/makemore/988aa59/names.txt'
 NAMES_SHA256 = '0a30b5557f192f32ab962680889aac5f6fda0f4cecf40a6d0b5694f58ea8cc4d'
 CHECKPOINT = 'microgpt checkpoint'  # the "format" of the JSON files that --save writes
-RUN = ('n_layer', 'n_embd', 'n_head', 'block_size', 'learning_rate', 'num_steps', 'seed')
+FIXED = ('n_layer', 'n_embd', 'n_head', 'block_size', 'learning_rate')  # what --load cannot change
+RUN = FIXED + ('num_steps', 'seed')  # what a checkpoint keeps of the run's settings
 
 def fail(message, status=2):
     print(f'microgpt.py: error: {message}', file=sys.stderr)  # one line: bad input is no crash
@@ -316,7 +317,7 @@ def settle(args, ck):
     """Refuse options that contradict the checkpoint or each other; fill in the
     rest from the checkpoint, else from the defaults."""
     if ck:
-        fixed = [name for name in RUN[:5] if getattr(args, name) is not None]
+        fixed = [name for name in FIXED if getattr(args, name) is not None]
         if fixed or args.num_steps not in (None, 0):
             name = (fixed + ['num_steps'])[0]
             fail(f'--{name} comes from {args.load} (which says {ck["run"][name]}); leave it out'
@@ -378,15 +379,20 @@ def check_save(path):
     """Refuse a --save FILE now, not after an hour of training: FILE must be new,
     empty or an earlier checkpoint, in a folder we can write to."""
     try:
-        with open(path, 'rb') if os.path.exists(path) else io.BytesIO() as f:
-            head = f.read(64)
+        head = b''
+        if os.path.lexists(path):
+            with open(path, 'rb') as f:
+                head = f.read(64)
         tempfile.TemporaryFile(dir=os.path.dirname(os.path.abspath(path))).close()
-    except OSError as e:
+    except OSError as e:  # a directory, a missing folder, no permission
         fail(f'--save {path} cannot be written ({e.strerror}); name another file')
     if head and CHECKPOINT.encode() not in head:
         fail(f'--save {path} would replace a file that is not a checkpoint; name another file')
 
-def a_number(x):
+def count_params(vocab_size, n_layer, n_embd, block_size):  # as init_state_dict makes them
+    return n_embd * (2 * vocab_size + block_size + 12 * n_layer * n_embd)
+
+def a_number(x):  # a number from a checkpoint: no text, no null, no NaN
     if type(x) not in (int, float):
         raise ValueError(f'{x!r} is not a number')
     return float(x)
@@ -397,12 +403,14 @@ def read_checkpoint(path):
     def refuse(why):
         fail(f'--load {path} {why}; pass a file written by --save')
     try:
-        with open(path, encoding='utf-8') as f:  # NaN and Infinity are no numbers either
-            ck = json.load(f, parse_constant=lambda word: a_number(word))
+        with open(path, encoding='utf-8') as f:  # NaN and Infinity are no numbers here
+            ck = json.load(f, parse_constant=a_number)
     except OSError as e:
         refuse(f'cannot be read ({e.strerror})')
-    except ValueError as e:  # a file cut short too, or one that is not UTF-8
-        refuse(f'is not JSON, or holds no number where one belongs ({e})')
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:  # a file cut short, too
+        refuse(f'is not JSON ({e})')
+    except ValueError as e:
+        refuse(f'is not usable: {e}')
     if not isinstance(ck, dict) or ck.get('format') != CHECKPOINT:
         refuse('is not a microgpt checkpoint')
     try:
@@ -411,10 +419,11 @@ def read_checkpoint(path):
                 run['n_embd'] % run['n_head'] or not 0 <= ck['step'] <= run['num_steps'] or \
                 not 0 < a_number(run['learning_rate']) < math.inf or not isinstance(vocab, str):
             raise ValueError('its settings cannot work')
-        n = run['n_embd'] * (2 * len(vocab) + 2 + run['block_size'] + 12 * run['n_layer'] * run['n_embd'])
+        shape = (len(vocab) + 1, run['n_layer'], run['n_embd'], run['block_size'])
+        n = count_params(*shape)
         if sum(len(row) for rows in saved.values() for row in rows) != n:  # before any allocation
             raise ValueError(f'it does not hold the {n} weights its settings make')
-        state_dict = init_state_dict(len(vocab) + 1, run['n_layer'], run['n_embd'], run['block_size'])
+        state_dict = init_state_dict(*shape)
         for name, mat in state_dict.items():
             if [len(row) for row in saved[name]] != [len(row) for row in mat]:
                 raise ValueError(f'{name} is not {len(mat)} x {len(mat[0])}')
@@ -449,13 +458,23 @@ def check_memory(n_params, block_size):
     try:  # not every system tells
         sizes.append(os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES'))
         import resource
-        sizes += [resource.getrlimit(resource.RLIMIT_AS)[0], resource.getrlimit(resource.RLIMIT_DATA)[0]]
+        sizes += [resource.getrlimit(resource.RLIMIT_AS)[0],
+                  resource.getrlimit(resource.RLIMIT_DATA)[0]]
     except (AttributeError, ValueError, OSError, ImportError):
         pass
     have = min([size for size in sizes if size > 0] or [math.inf])  # RLIM_INFINITY is -1
     if need > have:
         fail(f'a model of {n_params:,} weights needs about {need / 2**30:,.0f} GiB of memory '
              f'to train, more than the {have / 2**30:,.0f} GiB here; make it smaller')
+
+def resume_command(args):
+    """The command that goes on from the checkpoint in args.save, as this run would have."""
+    defaults = {name: default for name, _, _, default, _ in OPTIONS}
+    words = [os.path.basename(sys.executable), sys.argv[0], '--load', args.save]
+    words += ['--save', args.save]
+    words += [f'--{name}={getattr(args, name)}' for name in ('temperature', 'num_samples', 'prompt')
+              if getattr(args, name) != defaults[name]]  # the sampling is not in the checkpoint
+    return ' '.join(shlex.quote(word) for word in words)
 
 def interrupted(note=''):
     print()  # ends the progress line
@@ -496,7 +515,7 @@ def main(argv=()):
     if ck:
         random.setstate(ck['random_state'])  # where the saved run left the generator
     else:
-        n = args.n_embd * (2 * BOS + 2 + args.block_size + 12 * args.n_layer * args.n_embd)
+        n = count_params(BOS + 1, args.n_layer, args.n_embd, args.block_size)
         check_memory(n, args.block_size)
         state_dict = init_state_dict(BOS + 1, args.n_layer, args.n_embd, args.block_size)
         m, v = [0.0] * n, [0.0] * n  # Adam's running means of each gradient and its square
@@ -526,11 +545,8 @@ def main(argv=()):
         if not args.save:
             raise
         write_checkpoint(args.save, kept)
-        again = [os.path.basename(sys.executable), sys.argv[0], '--load', args.save, '--save',
-                 args.save] + [f'--{name}={getattr(args, name)}' for name, _, _, default, _
-                               in OPTIONS[-5:-2] if getattr(args, name) != default]
         interrupted(f"; step {kept['step']} of {run['num_steps']} is saved in {args.save}; "
-                    f"go on with: {' '.join(map(shlex.quote, again))}")
+                    f"go on with: {resume_command(args)}")
     if args.save:
         write_checkpoint(args.save, checkpoint(done))
 
