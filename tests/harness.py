@@ -86,11 +86,11 @@ class ExactTestCase(unittest.TestCase):
         if got != want:
             self.fail(f'{what}: {first_difference(got, want)}')
 
-    def assertSameSteps(self, got, want, what='gradients'):
+    def assertSameSteps(self, got, want, what='gradients', unit='step'):
         """Lists of lists (one per step) equal, the first differing step and item named."""
-        self.assertEqual(len(got), len(want), f'{what}: the number of steps')
+        self.assertEqual(len(got), len(want), f'{what}: the number of {unit}s')
         for step, (g, w) in enumerate(zip(got, want)):
-            self.assertSame(g, w, f'{what} of step {step + 1}')
+            self.assertSame(g, w, f'{what} of {unit} {step + 1}')
 
 
 def default_sigint():

@@ -9,6 +9,7 @@ trust beyond the references.
 import gc
 import random
 import unittest
+from unittest import mock
 
 import microgpt
 from tests import plain_microgpt
@@ -60,6 +61,25 @@ class SameNumbersAsThePlainOracle(ExactTestCase):
             docs, settings = random_case(rng)
             with self.subTest(case=case, settings=settings):
                 self.assertSameRun(docs, settings)
+
+    def test_sampling_weights_match_to_the_last_bit(self):
+        # the draws hide a last-bit change in the probabilities (the same token comes
+        # out), so the weights handed to random.choices are compared themselves; at
+        # this temperature l * (1 / t) and the reference's l / t = l * t ** -1 differ
+        weights = {}
+        for model in (microgpt, plain_microgpt):
+            seen = weights[model.__name__] = []
+            real_choices = random.choices
+
+            def choices(population, weights, seen=seen, real_choices=real_choices):
+                seen.append(reprs(weights))
+                return real_choices(population, weights)
+            with mock.patch.object(random, 'choices', choices):
+                record_run(model, ['emma', 'olivia', 'ava', 'isabella', 'sophia'], n_embd=8,
+                           n_head=2, num_steps=2, temperature=1.739218999090753, num_samples=4)
+        self.assertGreater(len(weights['microgpt']), 4)
+        self.assertSameSteps(weights['microgpt'], weights['tests.plain_microgpt'], 'weights',
+                             unit='draw')
 
     def test_a_deep_model_on_long_documents(self):
         # deeper than the reference's recursion survives (it fails from 8 layers)
