@@ -85,8 +85,8 @@ def timed_run(command, workdir):
 
 
 def version(python):
-    return subprocess.run([python, '-c', 'import sys, platform; print(platform.python_implementation(), '
-                           'sys.version.split()[0])'], capture_output=True, text=True).stdout.strip()
+    probe = 'import sys, platform; print(platform.python_implementation(), sys.version.split()[0])'
+    return subprocess.run([python, '-c', probe], capture_output=True, text=True).stdout.strip()
 
 
 def main():

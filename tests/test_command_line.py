@@ -38,6 +38,17 @@ class CommandLineTestCase(unittest.TestCase):
         self.addCleanup(tmp.cleanup)
         self.tmp = pathlib.Path(tmp.name)
 
+    def assertRefused(self, args, *words, script=SCRIPT):
+        """One line on stderr that names the problem, exit status 2, no traceback,
+        and nothing on stdout: no training starts."""
+        result = run_script(*args, script=script, timeout=120)
+        lines = stderr_lines(result)
+        self.assertEqual(result.returncode, 2)
+        self.assertEqual(len(lines), 1, lines)
+        self.assertEqual(result.stdout, b'')
+        for word in words:
+            self.assertIn(word, lines[0])
+
     def dataset(self, text, encoding='utf-8', name='data.txt'):
         path = self.tmp / name
         path.write_bytes(text.encode(encoding))
@@ -81,18 +92,6 @@ class Options(CommandLineTestCase):
 
 
 class BadInput(CommandLineTestCase):
-    """One line on stderr that names the problem, a non-zero exit, no traceback,
-    and nothing on stdout: no training starts."""
-
-    def assertRefused(self, args, *words):
-        result = run_script(*args)
-        lines = stderr_lines(result)
-        self.assertEqual(result.returncode, 2)
-        self.assertEqual(len(lines), 1, lines)
-        self.assertEqual(result.stdout, b'')
-        for word in words:
-            self.assertIn(word, lines[0])
-
     def test_bad_files(self):
         (self.tmp / 'folder').mkdir()
         for what, args, words in [
@@ -293,7 +292,8 @@ class MissingNamesList(CommandLineTestCase):
             def read(self, *args):
                 raise http.client.IncompleteRead(b'emma\noli', 200000)
         with mock.patch('urllib.request.urlopen', lambda *a, **k: CutOff()), \
-                contextlib.redirect_stderr(io.StringIO()) as err, self.assertRaises(SystemExit) as e:
+                contextlib.redirect_stderr(io.StringIO()) as err, \
+                self.assertRaises(SystemExit) as e:
             microgpt.download_names(str(self.tmp / 'input.txt'))
         self.assertEqual(e.exception.code, 2)
         self.assertIn('could not download', err.getvalue().splitlines()[-1])
@@ -416,7 +416,8 @@ class Program(CommandLineTestCase):
     def test_import_defines_things_and_does_nothing_else(self):
         probe = ('import gc, random; state = random.getstate(); import microgpt; '
                  'assert random.getstate() == state and gc.isenabled(); '
-                 'print(sorted(n for n in ("Value", "gpt", "sample", "main") if hasattr(microgpt, n)))')
+                 'print(sorted(n for n in ("Value", "gpt", "sample", "main") '
+                 'if hasattr(microgpt, n)))')
         env = dict(os.environ, PYTHONPATH=ROOT)
         result = subprocess.run([sys.executable, '-c', probe], cwd=self.tmp, env=env,
                                 capture_output=True)
@@ -428,14 +429,16 @@ class Program(CommandLineTestCase):
         # a notebook's sys.argv holds its kernel's options; main() must not parse them
         kernel = ['ipykernel_launcher.py', '-f', '/tmp/kernel-1.json']
         untrained = lambda *args: iter(())  # no training, to keep this quick
-        with mock.patch.object(sys, 'argv', kernel), mock.patch.object(microgpt, 'train', untrained), \
+        with mock.patch.object(sys, 'argv', kernel), \
+                mock.patch.object(microgpt, 'train', untrained), \
                 contextlib.redirect_stdout(io.StringIO()) as out:
             random_state = microgpt.random.getstate()
             try:
                 microgpt.main()
             finally:
                 microgpt.random.setstate(random_state)
-        self.assertTrue(out.getvalue().startswith('num docs: 32033\nvocab size: 27\nnum params: 4192\n'))
+        self.assertTrue(out.getvalue().startswith(
+            'num docs: 32033\nvocab size: 27\nnum params: 4192\n'))
         self.assertIn('\nsample 20: ', out.getvalue())
 
     def test_python_older_than_3_8_is_told_in_one_line(self):
@@ -469,13 +472,7 @@ class Benchmark(CommandLineTestCase):
                             (['--python=/no/such/python'], ['/no/such/python']),
                             (['--bogus'], ['--bogus'])]:
             with self.subTest(args):
-                result = run_script(*args, script=benchmark, timeout=60)
-                lines = stderr_lines(result)
-                self.assertEqual(result.returncode, 2)
-                self.assertEqual(len(lines), 1, lines)
-                self.assertEqual(result.stdout, b'')
-                for word in words:
-                    self.assertIn(word, lines[0])
+                self.assertRefused(args, *words, script=benchmark)
 
 
 if __name__ == '__main__':

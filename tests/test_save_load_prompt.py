@@ -255,9 +255,10 @@ class UnusableCheckpoints(CheckpointTestCase):
             ('no weights', variant(lambda c: c.pop('state_dict')), ['state_dict']),
             ('a row too short', variant(lambda c: c['state_dict']['wte'][0].pop()), ['weights']),
             ('a matrix missing', variant(lambda c: c['state_dict'].pop('lm_head')), ['weights']),
-            ('a row too long', variant(lambda c: c['state_dict']['wte'][0].append(0.5)), ['weights']),
-            ('rows moved', variant(lambda c: c['state_dict']['wpe'].append(c['state_dict']['wte'].pop())),
-             ['wte is not 27 x 4']),
+            ('a row too long', variant(lambda c: c['state_dict']['wte'][0].append(0.5)),
+             ['weights']),
+            ('a row moved', variant(lambda c: c['state_dict']['wpe'].append(
+                c['state_dict']['wte'].pop())), ['wte is not 27 x 4']),
             ('a weight as text', variant(lambda c: c['state_dict']['wpe'][1].__setitem__(2, '0.5')),
              ["'0.5' is not a number"]),
             ('a weight null', variant(lambda c: c['adam_v'].__setitem__(0, None)), ['None']),
@@ -365,8 +366,9 @@ class Prompt(ExactTestCase):
     def test_default_settings_match_the_plain_oracle(self):
         for prompt in ['ma', 'z', 'christoph', 'abcdefghijklmno']:
             with self.subTest(prompt):
-                fast = record_run(microgpt, self.docs, num_steps=3, num_samples=4, prompt=prompt)
-                plain = record_run(plain_microgpt, self.docs, num_steps=3, num_samples=4, prompt=prompt)
+                settings = dict(num_steps=3, num_samples=4, prompt=prompt)
+                fast = record_run(microgpt, self.docs, **settings)
+                plain = record_run(plain_microgpt, self.docs, **settings)
                 self.assertTrue(all(s[:len(prompt)] == fast['samples'][0][:len(prompt)]
                                     for s in fast['samples']))
                 self.assertSame(fast['samples'], plain['samples'], 'samples')
@@ -376,8 +378,8 @@ class Prompt(ExactTestCase):
         fast = run_script('--num_steps=2', '--prompt=el')
         self.assertEqual((fast.returncode, fast.stderr), (0, b''))
         self.assertIn(b'\nsample 20: el', fast.stdout)
-        self.assertSame(fast.stdout, run_script('--num_steps=2', '--prompt=el', script=plain).stdout,
-                        'stdout')
+        plain_run = run_script('--num_steps=2', '--prompt=el', script=plain)
+        self.assertSame(fast.stdout, plain_run.stdout, 'stdout')
 
     def test_the_prompt_is_read_but_not_drawn(self):
         # the prompt's tokens take no random numbers: the first draw after the
