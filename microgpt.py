@@ -536,8 +536,6 @@ def main(argv=()):
                 raise ArithmeticError(f'the loss is {loss}')
             print(f"step {step+1:4d} / {run['num_steps']:4d} | loss {loss:.4f}", end='\r')
             done, kept = step + 1, args.save and checkpoint(step + 1)  # one step, or none
-        if not all(math.isfinite(p.data) for p in params):
-            raise ArithmeticError('a weight is no longer a finite number')
     except (ArithmeticError, ValueError) as e:
         print()
         fail(f'training diverged at step {done + 1} ({e}); try a smaller --learning_rate')
@@ -547,6 +545,13 @@ def main(argv=()):
         write_checkpoint(args.save, kept)
         interrupted(f"; step {kept['step']} of {run['num_steps']} is saved in {args.save}; "
                     f"go on with: {resume_command(args)}")
+    # the last update may still have thrown the weights too far: one forward pass shows it
+    keys, values = [[] for _ in range(args.n_layer)], [[] for _ in range(args.n_layer)]
+    scores = gpt(BOS, 0, keys, values, state_dict, args.n_head)
+    if not all(math.isfinite(x.data) for x in params + scores):
+        print()
+        fail(f'the weights no longer give finite scores: training diverged; try a smaller '
+             f'--learning_rate than {run["learning_rate"]}')
     if args.save:
         write_checkpoint(args.save, checkpoint(done))
 

@@ -5,6 +5,7 @@ import contextlib
 import glob
 import http.client
 import io
+import itertools
 import os
 import pathlib
 import random
@@ -141,6 +142,17 @@ class BadInput(CommandLineTestCase):
         ]:
             with self.subTest(args):
                 self.assertRefused(args, *words)
+
+    def test_weights_thrown_too_far_by_the_last_step_are_caught_before_sampling(self):
+        # one step: its loss is fine, but the update leaves weights whose scores overflow
+        result = run_script('--learning_rate=1e308', '--num_steps=1')
+        lines = stderr_lines(result)
+        self.assertEqual(result.returncode, 2)
+        self.assertEqual(len(lines), 1, lines)
+        self.assertIn('no longer give finite scores', lines[0])
+        self.assertIn('--learning_rate', lines[0])
+        self.assertNotIn(b'sample', result.stdout)
+        self.assertTrue(result.stdout.endswith(b'\n'))
 
     def test_a_diverging_run_stops_at_the_step_where_it_diverges(self):
         for rate, step in [('100', 2), ('1e308', 2)]:
@@ -376,40 +388,47 @@ class Output(CommandLineTestCase):
     """Output that cannot be written ends quietly or in one line, never in a
     traceback or an "Exception ignored" message."""
 
+    # stdout buffered, as usual, or written through, as PYTHONUNBUFFERED=1 makes it
+    BUFFERING = [{k: v for k, v in os.environ.items() if k != 'PYTHONUNBUFFERED'},
+                 dict(os.environ, PYTHONUNBUFFERED='1')]
+
     def test_stdout_closed(self):
-        result = subprocess.run([sys.executable, SCRIPT, *SHORT], capture_output=False,
-                                stderr=subprocess.PIPE, preexec_fn=lambda: os.close(1),
-                                timeout=60)
-        self.assertEqual((result.returncode, result.stderr), (0, b''))
+        for env in self.BUFFERING:
+            with self.subTest(unbuffered='PYTHONUNBUFFERED' in env):
+                result = subprocess.run([sys.executable, SCRIPT, *SHORT], stderr=subprocess.PIPE,
+                                        preexec_fn=lambda: os.close(1), timeout=60, env=env)
+                self.assertEqual((result.returncode, result.stderr), (0, b''))
 
     @unittest.skipUnless(os.path.exists('/dev/full'), 'no /dev/full here')
     def test_stdout_on_a_full_disk(self):
-        with open('/dev/full', 'wb') as full:
-            result = run_script(*SHORT, stdout=full)
-        lines = stderr_lines(result)
-        self.assertEqual(result.returncode, 1)
-        self.assertEqual(lines, ['microgpt.py: error: cannot write the output '
-                                 '(No space left on device)'])
+        for env in self.BUFFERING:
+            with self.subTest(unbuffered='PYTHONUNBUFFERED' in env), \
+                    open('/dev/full', 'wb') as full:
+                result = run_script(*SHORT, stdout=full, env=env)
+                self.assertEqual(result.returncode, 1)
+                self.assertEqual(stderr_lines(result), ['microgpt.py: error: cannot write the '
+                                                        'output (No space left on device)'])
 
     def test_a_reader_that_stops_early_is_not_an_error(self):
         # like `python microgpt.py | head -n 1` or `| true`: the pipe closes after a
         # line, or at once, while the rest is coming, or after it all came
-        for args in (SHORT, ['--num_steps=0', '--block_size=1', '--n_embd=1', '--n_head=1',
-                             '--num_samples=20000']):
-            for lines_read in (0, 1):
-                with self.subTest(args=args, lines_read=lines_read):
-                    proc = subprocess.Popen([sys.executable, SCRIPT, *args],
-                                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-                    self.addCleanup(proc.wait)
-                    self.addCleanup(proc.kill)
-                    for _ in range(lines_read):
-                        self.assertEqual(proc.stdout.readline(), b'num docs: 32033\n')
-                    proc.stdout.close()
-                    err = proc.stderr.read()
-                    proc.wait(timeout=60)
-                    proc.stderr.close()
-                    self.assertEqual(err, b'')
-                    self.assertIn(proc.returncode, (0, 1))
+        for args, lines_read, env in itertools.product(
+                (SHORT, ['--num_steps=0', '--block_size=1', '--n_embd=1', '--n_head=1',
+                         '--num_samples=20000']), (0, 1), self.BUFFERING):
+            with self.subTest(args=args, lines_read=lines_read,
+                              unbuffered='PYTHONUNBUFFERED' in env):
+                proc = subprocess.Popen([sys.executable, SCRIPT, *args], env=env,
+                                        stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                self.addCleanup(proc.wait)
+                self.addCleanup(proc.kill)
+                for _ in range(lines_read):
+                    self.assertEqual(proc.stdout.readline(), b'num docs: 32033\n')
+                proc.stdout.close()
+                err = proc.stderr.read()
+                proc.wait(timeout=60)
+                proc.stderr.close()
+                self.assertEqual(err, b'')
+                self.assertIn(proc.returncode, (0, 1))
 
 
 class Program(CommandLineTestCase):
