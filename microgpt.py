@@ -253,7 +253,7 @@ def sample(state_dict, n_layer, n_head, block_size, BOS, temperature, prompt=())
 # The program: the command line, the dataset download, checkpoints, and each
 # failure said in one line on stderr. Nothing above depends on what follows.
 
-import argparse, gc, hashlib, json, os, re, shlex, stat, sys, tempfile
+import argparse, gc, json, os, re, shlex, stat, sys, tempfile
 
 DEFAULT_INPUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'input.txt')
 NAMES_URL = 'https://raw.githubusercontent.com/karpathy/makemore/988aa59/names.txt'
@@ -361,8 +361,12 @@ def write_whole(path, data):
         if os.path.exists(partial):  # anything went wrong before the rename
             os.remove(partial)
 
+def fingerprint(docs):  # enough of a dataset to know it again
+    import hashlib  # only here, as below: it would cost every run 3 MB of memory
+    return hashlib.sha256('\n'.join(docs).encode()).hexdigest()
+
 def download_names(path):
-    import http.client, urllib.request  # only here: they cost every other run memory
+    import hashlib, http.client, urllib.request  # only here: they cost every other run memory
     print(f'microgpt.py: {path} is missing; downloading the names list from {NAMES_URL}',
           file=sys.stderr)
     hint = f'put a text file at {path} or pass --input=FILE'
@@ -435,8 +439,10 @@ def read_checkpoint(path):
         state = ck['random_state']
         ck['random_state'] = (state[0], tuple(state[1]), state[2])
         random.Random().setstate(ck['random_state'])  # raises if it is no state of a generator
-        if not isinstance(ck['dataset']['path'], str) or type(ck['dataset']['num_docs']) is not int:
-            raise ValueError('its dataset is not named')
+        dataset = ck['dataset']
+        if not (isinstance(dataset['path'], str) and isinstance(dataset['sha256'], str)
+                and type(dataset['num_docs']) is int):
+            raise ValueError('its dataset is not described')
     except (LookupError, TypeError, ValueError, ArithmeticError, AttributeError) as e:
         refuse(f'lacks {e}' if isinstance(e, KeyError) else f'is not usable: {e}')
     return ck, (state_dict, m, v)
@@ -497,8 +503,9 @@ def main(argv=()):
         if args.input == DEFAULT_INPUT and not os.path.exists(DEFAULT_INPUT):
             download_names(DEFAULT_INPUT)
         docs = read_docs(args.input)
-        dataset = {'path': os.path.abspath(args.input), 'num_docs': len(docs),
-                   'sha256': hashlib.sha256('\n'.join(docs).encode()).hexdigest()}
+        dataset = {'path': os.path.abspath(args.input), 'num_docs': len(docs)}
+        if ck or args.save:
+            dataset['sha256'] = fingerprint(docs)
         if ck and dataset['sha256'] != ck['dataset']['sha256']:
             fail(f"{args.input} does not hold the documents {args.load} was trained on "
                  f"({ck['dataset']['path']}); pass those as --input")

@@ -271,6 +271,7 @@ class UnusableCheckpoints(CheckpointTestCase):
             ('a step past the end', variant(lambda c: c.__setitem__('step', 5)), ['settings']),
             ('no random state', variant(lambda c: c.__setitem__('random_state', [3, [1, 2]])),
              ['not usable']),
+            ('no dataset digest', variant(lambda c: c['dataset'].pop('sha256')), ['sha256']),
         ]
         for number, (name, text, words) in enumerate(cases):
             path = self.path(f'case{number}.json')  # a name that holds none of the words
