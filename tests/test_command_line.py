@@ -473,7 +473,7 @@ class Program(CommandLineTestCase):
     @unittest.skipUnless(hasattr(os, 'wait4'), 'peak memory is read from wait4 here')
     def test_memory_stays_small_on_every_interpreter(self):
         # a graph a step; kept alive by a paused collector on PyPy, they would add up
-        proc = subprocess.Popen([sys.executable, SCRIPT, '--num_steps=150', '--num_samples=0'],
+        proc = subprocess.Popen([sys.executable, SCRIPT, '--num_steps=100', '--num_samples=0'],
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         _, status, usage = os.wait4(proc.pid, 0)
         proc.returncode = 0

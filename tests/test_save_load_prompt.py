@@ -185,7 +185,7 @@ class Resume(CheckpointTestCase):
 
     @unittest.skipIf(os.name == 'nt', 'Ctrl-C is a POSIX signal here')
     def test_a_real_ctrl_c_saves_and_the_printed_command_goes_on(self):
-        args = ['--num_steps=300', *SMALL, '--num_samples=5']
+        args = ['--num_steps=200', *SMALL, '--num_samples=5']
         whole = run_script(*args, '--save', self.path('whole.json'))
         proc = subprocess.Popen([sys.executable, SCRIPT, *args, '--save', self.path('part.json')],
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -368,9 +368,9 @@ class Prompt(ExactTestCase):
         self.assertGreater(len(set(samples)), 5)
 
     def test_default_settings_match_the_plain_oracle(self):
-        for prompt in ['ma', 'z', 'christoph', 'abcdefghijklmno']:
+        for prompt in ['ma', 'christoph', 'abcdefghijklmno']:
             with self.subTest(prompt):
-                settings = dict(num_steps=3, num_samples=4, prompt=prompt)
+                settings = dict(num_steps=1, num_samples=4, prompt=prompt)
                 fast = record_run(microgpt, self.docs, **settings)
                 plain = record_run(plain_microgpt, self.docs, **settings)
                 self.assertTrue(all(s[:len(prompt)] == fast['samples'][0][:len(prompt)]
@@ -379,10 +379,10 @@ class Prompt(ExactTestCase):
 
     def test_the_printed_samples_match_the_plain_oracle(self):
         plain = os.path.join(ROOT, 'tests', 'plain_microgpt.py')
-        fast = run_script('--num_steps=2', '--prompt=el')
+        fast = run_script('--num_steps=2', '--num_samples=6', '--prompt=el')
         self.assertEqual((fast.returncode, fast.stderr), (0, b''))
-        self.assertIn(b'\nsample 20: el', fast.stdout)
-        plain_run = run_script('--num_steps=2', '--prompt=el', script=plain)
+        self.assertIn(b'\nsample  6: el', fast.stdout)
+        plain_run = run_script('--num_steps=2', '--num_samples=6', '--prompt=el', script=plain)
         self.assertSame(fast.stdout, plain_run.stdout, 'stdout')
 
     def test_the_prompt_is_read_but_not_drawn(self):
