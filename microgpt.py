@@ -535,6 +535,7 @@ def main(argv=()):
                 'state_dict': {k: [[p.data for p in row] for row in mat]
                                for k, mat in state_dict.items()},
                 'random_state': random.getstate()}
+    # kept: the last finished step, what Ctrl-C saves, since it may land in mid-update
     done, kept = start, args.save and checkpoint(start)
     try:
         for step, loss in train(docs, stoi, BOS, state_dict, m, v, steps, run['num_steps'],
@@ -542,7 +543,7 @@ def main(argv=()):
             if not math.isfinite(loss):
                 raise ArithmeticError(f'the loss is {loss}')
             print(f"step {step+1:4d} / {run['num_steps']:4d} | loss {loss:.4f}", end='\r')
-            done, kept = step + 1, args.save and checkpoint(step + 1)  # one step, or none
+            done, kept = step + 1, args.save and checkpoint(step + 1)  # in one assignment
     except (ArithmeticError, ValueError) as e:
         print()
         fail(f'training diverged at step {done + 1} ({e}); try a smaller --learning_rate')
