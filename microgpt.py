@@ -419,8 +419,9 @@ def read_checkpoint(path):
         refuse('is not a microgpt checkpoint')
     try:
         run, vocab, saved = ck['run'], ck['vocab'], ck['state_dict']
-        if any(type(run[name]) is not int for name in RUN if name != 'learning_rate') or \
-                run['n_embd'] % run['n_head'] or not 0 <= ck['step'] <= run['num_steps'] or \
+        whole = [run[name] for name in RUN if name != 'learning_rate'] + [ck['step']]
+        if any(type(x) is not int or x < 0 for x in whole) or 0 in whole[:4] or \
+                run['n_embd'] % run['n_head'] or ck['step'] > run['num_steps'] or \
                 not 0 < a_number(run['learning_rate']) < math.inf or not isinstance(vocab, str):
             raise ValueError('its settings cannot work')
         shape = (len(vocab) + 1, run['n_layer'], run['n_embd'], run['block_size'])
@@ -431,12 +432,13 @@ def read_checkpoint(path):
         for name, mat in state_dict.items():
             if [len(row) for row in saved[name]] != [len(row) for row in mat]:
                 raise ValueError(f'{name} is not {len(mat)} x {len(mat[0])}')
-            for p, x in zip(parameters({name: mat}), [x for row in saved[name] for x in row]):
-                p.data = a_number(x)
+            for row, saved_row in zip(mat, saved[name]):
+                for p, x in zip(row, saved_row):
+                    p.data = a_number(x)
         m, v = [a_number(x) for x in ck['adam_m']], [a_number(x) for x in ck['adam_v']]
         if len(m) != n or len(v) != n:
             raise ValueError(f"Adam's buffers are not {n} numbers each")
-        state = ck['random_state']
+        state = ck['random_state']  # JSON has lists where random.setstate wants tuples
         ck['random_state'] = (state[0], tuple(state[1]), state[2])
         random.Random().setstate(ck['random_state'])  # raises if it is no state of a generator
         dataset = ck['dataset']

@@ -269,6 +269,8 @@ class UnusableCheckpoints(CheckpointTestCase):
              ['weights']),
             ('heads', variant(lambda c: c['run'].__setitem__('n_head', 3)), ['settings']),
             ('a step past the end', variant(lambda c: c.__setitem__('step', 5)), ['settings']),
+            ('a step not whole', variant(lambda c: c.__setitem__('step', 0.5)), ['settings']),
+            ('negative heads', variant(lambda c: c['run'].__setitem__('n_head', -2)), ['settings']),
             ('no random state', variant(lambda c: c.__setitem__('random_state', [3, [1, 2]])),
              ['not usable']),
             ('no dataset digest', variant(lambda c: c['dataset'].pop('sha256')), ['sha256']),
