@@ -1,51 +1,56 @@
-"""
-microgpt: a GPT trained on a list of names, in one file of pure Python.
+"""microgpt: a GPT trained on a list of names, in one file of plain Python.
 
-The first part is the whole algorithm, top to bottom: dataset, tokenizer, a
-scalar autograd engine (Value), parameters, the GPT with a KV cache, training
-with Adam, sampling. The second part is the program around it: the command
-line, the dataset download, checkpoints, and one clear line for each failure.
-Left out on purpose, as each would bury the idea: tensors and batches,
-biases, LayerNorm (RMSNorm does the job with less), GELU, dropout, weight tying.
-
-It computes the very floating-point numbers of the reference program it
-retells, bit for bit; a line written some way only for speed or for those
-bits says so. Run it: python3 microgpt.py (--help lists every option).
+First the lecture, the whole algorithm and a whole run, top to bottom; then the
+program around it: the command line, checkpoints, instruments for learners, and
+one clear line for each failure. Left out on purpose, as each would bury the idea:
+tensors and batches, biases, LayerNorm (RMSNorm does with less), GELU, dropout,
+weight tying. Run it: python3 microgpt.py (--help lists the options).
 """
 import math
 import random
 from functools import reduce
 from operator import add, mul
+from types import SimpleNamespace
 
-# -----------------------------------------------------------------------------
+# Settings: every choice of a run, in one place (the command line can change each)
+settings = SimpleNamespace(
+    seed=42,             # one seed for all chance: the shuffle, the weights, the samples
+    n_layer=1,           # depth: how many transformer blocks, one after the other
+    n_embd=16,           # width: the length of the vector that stands for each token
+    block_size=16,       # the longest context the model sees (the longest name has 15)
+    n_head=4,            # attention heads, each looking at n_embd // n_head dimensions
+    learning_rate=0.01,  # Adam's first step size; it falls linearly to 0 by the last step
+    num_steps=1000,      # training steps, one document each
+    temperature=0.5,     # sampling: below 1 plays safe, above 1 takes chances
+    num_samples=20,      # how many new documents to invent
+    prompt='',           # text that every sample starts with
+)
+
 # Dataset: documents, one per line of a text file (here, one name per line)
-
 def load_docs(path):
     """The non-blank lines of a UTF-8 text file, stripped, in file order."""
-    # utf-8 whatever the locale, and '-sig' so that a byte-order mark is not
-    # learned as a character; text mode reads \r\n and \r line ends as \n
-    with open(path, encoding='utf-8-sig') as f:
+    with open(path, encoding='utf-8-sig') as f:  # -sig: a byte-order mark is no letter
         return [line.strip() for line in f if line.strip()]
 
-# -----------------------------------------------------------------------------
-# Tokenizer: each distinct character is a token, plus BOS, a token of its own
-# that marks both the beginning and the end of a document
+def shuffle(docs, seed):
+    random.seed(seed)  # from here on, every random number follows from the seed
+    random.shuffle(docs)
 
+# Tokenizer: each distinct character is a token; BOS, one more, opens and closes a document
 def build_vocab(docs):
     """The sorted characters of the dataset; a character's id is its index."""
     return sorted(set(''.join(docs)))
 
-def encode(doc, stoi, BOS):
-    """A document as the token ids the model trains on: BOS, its characters, BOS."""
-    return [BOS] + [stoi[ch] for ch in doc] + [BOS]
+def encode(doc, chars):
+    BOS = len(chars)
+    return [BOS] + [chars.index(ch) for ch in doc] + [BOS]
 
-# -----------------------------------------------------------------------------
-# Autograd: a Value is a number that remembers the Values it was computed from
-# and its local derivative with respect to each; backward() chains them.
+def decode(ids, chars):
+    return ''.join(chars[i] for i in ids)
 
+# Autograd: a Value remembers what it was computed from, and the local derivatives
 class Value:
-    # children and local derivatives as data, not closures: no reference cycles
-    __slots__ = ('data', 'grad', '_children', '_local_grads')  # no __dict__: nodes are many
+    __slots__ = ('data', 'grad', '_children', '_local_grads')
 
     def __init__(self, data, children=(), local_grads=()):
         self.data = data                 # the number, from the forward pass
@@ -60,14 +65,13 @@ class Value:
     def __mul__(self, other):  # a * b;  d/da = b, d/db = a
         other = other if isinstance(other, Value) else Value(other)
         return Value(self.data * other.data, (self, other), (other.data, self.data))
-    def __pow__(self, k):  # a ** k for a plain number k;  d/da = k * a ** (k - 1)
-        # math.pow is C's pow() everywhere; PyPy turns x ** 2 into x * x, which rounds otherwise
+    def __pow__(self, k):  # a ** k, k a plain number;  d/da = k * a ** (k - 1)
         return Value(math.pow(self.data, k), (self,), (k * math.pow(self.data, k - 1),))
     def log(self): return Value(math.log(self.data), (self,), (1 / self.data,))  # d/da = 1 / a
     def exp(self): return Value(math.exp(self.data), (self,), (math.exp(self.data),))  # exp(a)
     def relu(self): return Value(max(0, self.data), (self,), (float(self.data > 0),))  # 1 or 0
 
-    # built from those exactly as the reference builds them: another way rounds differently
+    # the rest are made of the operations above
     def __neg__(self): return self * -1
     def __radd__(self, other): return self + other
     def __sub__(self, other): return self + (-other)
@@ -77,50 +81,42 @@ class Value:
     def __rtruediv__(self, other): return other * self ** -1
 
     def backward(self):
-        # topological order, depth-first with children in recorded order; a stack, as
-        # recursion would limit the depth; leaves are left out: they pass nothing on
+        # every node after the nodes it was made from: depth-first, on a stack
         topo, visited, stack = [], {self}, [(self, iter(self._children))]
         while stack:
             node, children = stack[-1]
             for child in children:
-                if child._children and child not in visited:
+                if child._children and child not in visited:  # a leaf passes nothing on
                     visited.add(child)
                     stack.append((child, iter(child._children)))
                     break
             else:
                 topo.append(stack.pop()[0])
-        self.grad = 1  # then the chain rule, from the loss down
+        self.grad = 1  # then the chain rule, from the loss down to every weight
         for node in reversed(topo):
             for child, local_grad in zip(node._children, node._local_grads):
                 child.grad += local_grad * node.grad
 
-# Sums and dot products as one node with many children, for speed: the same numbers
-# as the reference's chain of two-input nodes, added in the same order (reduce, as
-# sum() of floats compensates rounding from Python 3.12 on), the same gradient for
-# each child (the chain passes it on times 1) and the children in the chain's order.
-
-def total(values):  # a0 + a1 + ...;  d/da_i = 1
+def total(values):  # a0 + a1 + ... as one node;  d/da_i = 1
     return Value(reduce(add, [v.data for v in values], 0), tuple(values), (1,) * len(values))
 
-def dot(a, b):  # a0*b0 + a1*b1 + ...;  d/da_i = b_i, d/db_i = a_i
+def dot(a, b):  # a0*b0 + a1*b1 + ... as one node, as a matmul is one operation;  d/da_i = b_i
     a_data, b_data = [ai.data for ai in a], [bi.data for bi in b]
     children, local_grads = [None] * (2 * len(a)), [None] * (2 * len(a))
-    children[0::2], children[1::2] = a, b  # (a0, b0, a1, b1, ...): the chain's order
+    children[0::2], children[1::2] = a, b  # a0, b0, a1, b1, ...
     local_grads[0::2], local_grads[1::2] = b_data, a_data
     return Value(reduce(add, map(mul, a_data, b_data), 0), tuple(children), tuple(local_grads))
 
-# -----------------------------------------------------------------------------
-# Parameters: every weight drawn from a normal distribution, row by row, in the
-# order of the state_dict, which decides which random number each weight gets
-
+# Parameters: the model's knowledge, drawn at random, row by row, in state_dict order
 def matrix(nout, nin, std=0.08):
     return [[Value(random.gauss(0, std)) for _ in range(nin)] for _ in range(nout)]
 
-def init_state_dict(vocab_size, n_layer, n_embd, block_size):
-    state_dict = {'wte': matrix(vocab_size, n_embd),      # token embeddings
-                  'wpe': matrix(block_size, n_embd),      # position embeddings
-                  'lm_head': matrix(vocab_size, n_embd)}  # vector -> next-token scores
-    for i in range(n_layer):
+def init_state_dict(vocab_size, config, matrix=matrix):
+    n_embd = config.n_embd
+    state_dict = {'wte': matrix(vocab_size, n_embd),         # token embeddings
+                  'wpe': matrix(config.block_size, n_embd),  # position embeddings
+                  'lm_head': matrix(vocab_size, n_embd)}     # vector -> next-token scores
+    for i in range(config.n_layer):
         state_dict[f'layer{i}.attn_wq'] = matrix(n_embd, n_embd)
         state_dict[f'layer{i}.attn_wk'] = matrix(n_embd, n_embd)
         state_dict[f'layer{i}.attn_wv'] = matrix(n_embd, n_embd)
@@ -129,85 +125,82 @@ def init_state_dict(vocab_size, n_layer, n_embd, block_size):
         state_dict[f'layer{i}.mlp_fc2'] = matrix(n_embd, 4 * n_embd)
     return state_dict
 
-def parameters(state_dict):
-    """All weights in one flat list, in the order the optimizer walks them."""
+def parameters(state_dict):  # the weights that training moves, in one flat list
     return [p for mat in state_dict.values() for row in mat for p in row]
 
-# -----------------------------------------------------------------------------
-# Model: a GPT that reads one token at a time and keeps each layer's keys and
-# values of the earlier positions in a cache, for attention to look back at
-
-def linear(x, w):
-    """y = W x: one dot product per row of W."""
+# Model: a GPT reading one token at a time, with a KV cache for attention to look back at
+def linear(x, w):  # y = W x: one dot product per row of W
     return [dot(row, x) for row in w]
 
-def softmax(logits):
-    """Scores -> probabilities that are positive and add up to 1."""
-    max_val = max(val.data for val in logits)  # shifted so that exp() cannot overflow
+def softmax(logits):  # scores -> probabilities that are positive and add up to 1
+    max_val = max(val.data for val in logits)  # shifted, so that exp() cannot overflow
     exps = [(val - max_val).exp() for val in logits]
     norm = total(exps)
     return [e / norm for e in exps]
 
-def rmsnorm(x):
-    """Rescale x to a root-mean-square of 1, so activations keep their size."""
+def rmsnorm(x):  # rescaled to a root-mean-square of 1, so activations keep their size
     ms = dot(x, x) / len(x)
     scale = (ms + 1e-5) ** -0.5
     return [xi * scale for xi in x]
 
-def gpt(token_id, pos_id, keys, values, state_dict, n_head):
-    """The next-token scores (logits) after token_id at position pos_id."""
-    x = [t + p for t, p in zip(state_dict['wte'][token_id], state_dict['wpe'][pos_id])]
-    x = rmsnorm(x)
-    head_dim = len(x) // n_head
-    for li in range(len(keys)):
-        # 1) attention: each head mixes the values of the positions so far,
-        #    weighted by how well the query matches each position's key
+def kv_cache(config):  # for each layer: the keys, and the values, of the positions so far
+    return [[] for _ in range(config.n_layer)], [[] for _ in range(config.n_layer)]
+
+def attention(x, li, keys, values, state_dict, config):
+    """Each head mixes the values so far, weighted by how well its query fits each key."""
+    q = linear(x, state_dict[f'layer{li}.attn_wq'])
+    k = linear(x, state_dict[f'layer{li}.attn_wk'])
+    v = linear(x, state_dict[f'layer{li}.attn_wv'])
+    keys[li].append(k)
+    values[li].append(v)
+    head_dim = config.n_embd // config.n_head
+    x_attn = []
+    for h in range(config.n_head):
+        hs = slice(h * head_dim, (h + 1) * head_dim)
+        q_h, k_h, v_h = q[hs], [kt[hs] for kt in keys[li]], [vt[hs] for vt in values[li]]
+        # divided by sqrt(head_dim), so that wider heads do not make softmax peakier
+        attn_weights = softmax([dot(q_h, kt) / head_dim ** 0.5 for kt in k_h])
+        x_attn += [dot(attn_weights, [vt[j] for vt in v_h]) for j in range(head_dim)]
+    return linear(x_attn, state_dict[f'layer{li}.attn_wo'])
+
+def gpt(token_id, pos_id, keys, values, state_dict, config):
+    """The scores (logits) of every possible next token after token_id at pos_id."""
+    tok_emb = state_dict['wte'][token_id]  # what the token is
+    pos_emb = state_dict['wpe'][pos_id]    # where it is
+    x = [t + p for t, p in zip(tok_emb, pos_emb)]
+    x = rmsnorm(x)  # not redundant: the residual connections below go around the later norms
+    for li in range(config.n_layer):
+        # 1) attention: gather what the earlier positions hold
         x_residual = x
-        x = rmsnorm(x)
-        q = linear(x, state_dict[f'layer{li}.attn_wq'])
-        keys[li].append(linear(x, state_dict[f'layer{li}.attn_wk']))
-        values[li].append(linear(x, state_dict[f'layer{li}.attn_wv']))
-        x_attn = []
-        for h in range(n_head):
-            hs = slice(h * head_dim, (h + 1) * head_dim)
-            q_h, k_h, v_h = q[hs], [kt[hs] for kt in keys[li]], [vt[hs] for vt in values[li]]
-            # divided by sqrt(head_dim), so that wider heads do not make softmax peakier
-            attn_weights = softmax([dot(q_h, kt) / head_dim ** 0.5 for kt in k_h])
-            x_attn += [dot(attn_weights, [vt[j] for vt in v_h]) for j in range(head_dim)]
-        x = linear(x_attn, state_dict[f'layer{li}.attn_wo'])
+        x = attention(rmsnorm(x), li, keys, values, state_dict, config)
         x = [a + b for a, b in zip(x, x_residual)]
         # 2) MLP: think about what was gathered, one position at a time
         x_residual = x
-        x = rmsnorm(x)
-        x = [xi.relu() for xi in linear(x, state_dict[f'layer{li}.mlp_fc1'])]
+        x = linear(rmsnorm(x), state_dict[f'layer{li}.mlp_fc1'])
+        x = [xi.relu() for xi in x]
         x = linear(x, state_dict[f'layer{li}.mlp_fc2'])
         x = [a + b for a, b in zip(x, x_residual)]
     return linear(x, state_dict['lm_head'])
 
-# -----------------------------------------------------------------------------
-# Training: the loss of a document is the mean over its positions of -log(the
-# probability given to the right next token); Adam moves every weight downhill
+# Training: a document's loss is the mean of -log(probability of the true next token)
+beta1, beta2, eps_adam = 0.85, 0.99, 1e-8  # Adam's memories of gradients and squares
 
-beta1 = 0.85     # Adam's memory of past gradients (momentum)
-beta2 = 0.99     # Adam's memory of past squared gradients (a per-weight scale)
-eps_adam = 1e-8  # keeps the step finite where a gradient has always been 0
-
-def doc_loss(tokens, state_dict, n_layer, n_head, block_size):
-    """The mean next-token loss over one document, as a graph ready for backward()."""
-    n = min(block_size, len(tokens) - 1)  # a document longer than the context is cut
-    keys, values = [[] for _ in range(n_layer)], [[] for _ in range(n_layer)]
+def doc_loss(tokens, state_dict, config):
+    n = min(config.block_size, len(tokens) - 1)  # a document longer than the context is cut
+    keys, values = kv_cache(config)
     losses = []
     for pos_id in range(n):
         token_id, target_id = tokens[pos_id], tokens[pos_id + 1]
-        probs = softmax(gpt(token_id, pos_id, keys, values, state_dict, n_head))
+        probs = softmax(gpt(token_id, pos_id, keys, values, state_dict, config))
         losses.append(-probs[target_id].log())
     return (1 / n) * total(losses)
 
-def adam_step(params, m, v, step, num_steps, learning_rate):
-    """Update every parameter from its gradient, then zero the gradient."""
-    lr_t = learning_rate * (1 - step / num_steps)  # linear decay: big steps first, small last
-    # the bias corrections undo m's and v's pull towards their start at 0; powers by
-    # math.pow, as in Value: g * g, or PyPy's g ** 2, can round differently
+def init_adam(params):  # running means of each gradient (m) and of its square (v)
+    return [0.0] * len(params), [0.0] * len(params)
+
+def adam_step(params, m, v, step, config):
+    lr_t = config.learning_rate * (1 - step / config.num_steps)  # big steps first, small last
+    # the bias corrections undo m's and v's pull towards their start at 0
     correction1, correction2 = 1 - math.pow(beta1, step + 1), 1 - math.pow(beta2, step + 1)
     for i, p in enumerate(params):
         m[i] = beta1 * m[i] + (1 - beta1) * p.grad
@@ -217,57 +210,69 @@ def adam_step(params, m, v, step, num_steps, learning_rate):
         p.data -= lr_t * m_hat / (v_hat ** 0.5 + eps_adam)
         p.grad = 0
 
-def train(docs, stoi, BOS, state_dict, m, v, steps, num_steps, learning_rate,
-          n_layer, n_head, block_size):
-    """Take the training steps numbered in `steps`, one document each, and
-    yield (step, loss) as soon as each step's update is done."""
+def train(docs, chars, state_dict, m, v, config, start=0):
+    """One document a step, from `start` on; yields each step and loss once it is done."""
     params = parameters(state_dict)
-    for step in steps:
-        tokens = encode(docs[step % len(docs)], stoi, BOS)
-        loss = doc_loss(tokens, state_dict, n_layer, n_head, block_size)
+    for step in range(start, config.num_steps):
+        tokens = encode(docs[step % len(docs)], chars)
+        loss = doc_loss(tokens, state_dict, config)
         loss.backward()
-        adam_step(params, m, v, step, num_steps, learning_rate)
+        adam_step(params, m, v, step, config)
         yield step, loss.data
 
-# -----------------------------------------------------------------------------
 # Sampling: from BOS, draw one token at a time until the model draws BOS again
-
-def sample(state_dict, n_layer, n_head, block_size, BOS, temperature, prompt=()):
-    """A new document as token ids: those of the prompt, then the model's own."""
-    keys, values = [[] for _ in range(n_layer)], [[] for _ in range(n_layer)]
+def sample(state_dict, chars, config):
+    """A new document: the prompt, then the characters the model draws."""
+    BOS = len(chars)
+    keys, values = kv_cache(config)
     token_id, out = BOS, []
-    for pos_id in range(block_size):
-        logits = gpt(token_id, pos_id, keys, values, state_dict, n_head)
-        if pos_id < len(prompt):  # the prompt gives the next token: nothing to draw
-            token_id = prompt[pos_id]
-        else:
-            # temperature: below 1 sharpens the distribution, above 1 flattens it
-            probs = softmax([l / temperature for l in logits])
+    for pos_id in range(config.block_size):
+        logits = gpt(token_id, pos_id, keys, values, state_dict, config)
+        if pos_id < len(config.prompt):  # the prompt gives the next token: nothing to draw
+            token_id = chars.index(config.prompt[pos_id])
+        else:  # the temperature: below 1 sharpens the distribution, above 1 flattens it
+            probs = softmax([l / config.temperature for l in logits])
             token_id = random.choices(range(BOS + 1), weights=[p.data for p in probs])[0]
             if token_id == BOS:  # the model ended the document
                 break
         out.append(token_id)
-    return out
+    return decode(out, chars)
 
 # =============================================================================
-# The program: the command line, the dataset download, checkpoints, and each
-# failure said in one line on stderr. Nothing above depends on what follows.
+# The program: the command line, the download, checkpoints, the learner's
+# instruments, and each failure in one line on stderr. It follows whatever the
+# lecture builds: shapes come from init_state_dict(), settings from `settings`.
+#
+# Notes: why the lecture is written the way it is.
+# - The bits: on the same settings it computes the original program's very numbers,
+#   on CPython 3.8 to 3.13 and PyPy, as it keeps the original's operations in their
+#   order: -a is a * -1, a - b is a + (-b), a / b is a * b ** -1 (a new power node
+#   for each division), the loss is (1 / n) * the sum. Other ways round otherwise.
+# - total() and dot() are one node where the original chains two-input additions:
+#   the same numbers added in the same order (reduce, as sum() of floats compensates
+#   its rounding from Python 3.12 on), the same gradient for each child, in the same
+#   order. That made the run about 7x as fast (dot's slice assignment 1.14x more).
+# - math.pow is C's pow() everywhere; PyPy computes x ** 2 as x * x, which rounds
+#   differently about once in a thousand. Adam's g ** 2 goes through it too.
+# - Nodes keep children and local derivatives as data in __slots__, not closures: no
+#   reference cycles, so reference counting frees each step's graph and the script
+#   pauses CPython's cycle collector (1.12x; PyPy needs it on). backward() searches
+#   on a stack, so that any depth works, and skips leaves, which pass nothing on.
 
-import argparse, gc, json, os, re, shlex, stat, sys, tempfile
+import argparse, gc, json, os, re, shlex, signal, stat, sys, tempfile
 
 DEFAULT_INPUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'input.txt')
 NAMES_URL = 'https://raw.githubusercontent.com/karpathy/makemore/988aa59/names.txt'
 NAMES_SHA256 = '0a30b5557f192f32ab962680889aac5f6fda0f4cecf40a6d0b5694f58ea8cc4d'
-CHECKPOINT = 'microgpt checkpoint'  # the "format" of the JSON files that --save writes
-FIXED = ('n_layer', 'n_embd', 'n_head', 'block_size', 'learning_rate')  # what --load cannot change
-RUN = FIXED + ('num_steps', 'seed')  # what a checkpoint keeps of the run's settings
+CHECKPOINT, VERSION = 'microgpt checkpoint', 2  # the "format" and "version" --save writes
+STOPS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)  # each saves a --save run first
 
-def fail(message, status=2):
-    print(f'microgpt.py: error: {message}', file=sys.stderr)  # one line: bad input is no crash
+def fail(message, status=2):  # one line, whatever the message holds: bad input is no crash
+    message = ''.join(c if c.isprintable() else repr(c)[1:-1] for c in message)
+    print(f'microgpt.py: error: {message}', file=sys.stderr)
     sys.exit(status)
 
-def whole(least):
-    """An argparse type: a whole number, at least `least`."""
+def whole(least):  # an argparse type: a whole number, at least `least`
     def parse(text):
         if int(text) < least:  # a ValueError makes argparse say "invalid whole number value"
             raise argparse.ArgumentTypeError(f'must be at least {least}, got {text}')
@@ -275,62 +280,87 @@ def whole(least):
     parse.__name__ = 'whole number'
     return parse
 
-def number(text):
-    """An argparse type: a finite number above 0."""
+def number(text):  # an argparse type: a finite number above 0
     if not 0 < float(text) < math.inf:
         raise argparse.ArgumentTypeError(f'must be a finite number above 0, got {text}')
     return float(text)
 
-OPTIONS = [  # name, metavar, type, default, what it does
-    ('input', 'FILE', str, DEFAULT_INPUT, 'UTF-8 text file, one document per line; the names '
-     'list, the default, is downloaded if missing'),
-    ('seed', 'N', whole(0), 42, 'seeds the shuffle, the initial weights and the sampling'),
-    ('n_layer', 'N', whole(1), 1, 'transformer blocks, one after the other'),
-    ('n_embd', 'N', whole(1), 16, "width of every token's vector"),
-    ('block_size', 'N', whole(1), 16, 'longest context in tokens; longer documents are cut'),
-    ('n_head', 'N', whole(1), 4, 'attention heads, each on n_embd // n_head dimensions'),
-    ('learning_rate', 'X', number, 0.01, "Adam's first step size; it falls to 0"),
-    ('num_steps', 'N', whole(0), 1000, 'training steps, one document each; 0 only samples'),
-    ('temperature', 'X', number, 0.5, 'below 1 sharpens the distribution, above 1 '
-     'flattens it; one too small to divide by is refused'),
-    ('num_samples', 'N', whole(0), 20, 'how many new documents to invent after training'),
-    ('prompt', 'TEXT', str, '', 'every sample starts with TEXT, read by the model before it draws'),
-    ('save', 'FILE', str, None, 'write the model and the state of training to FILE, as JSON, '
-     'when training ends or Ctrl-C stops it'),
-    ('load', 'FILE', str, None, 'go on from a FILE written by --save (see below)')]
+def filename(text):  # an argparse type: a name that is not empty
+    if not text:
+        raise argparse.ArgumentTypeError('needs a file name, not an empty one')
+    return text
+
+SETTINGS_HELP = {  # the lecture's settings as options: type, metavar, what each does
+    'seed': (whole(0), 'N', 'seeds the shuffle, the initial weights and the sampling'),
+    'n_layer': (whole(1), 'N', 'transformer blocks, one after the other'),
+    'n_embd': (whole(1), 'N', "width of every token's vector"),
+    'block_size': (whole(1), 'N', 'longest context in tokens; longer documents are cut'),
+    'n_head': (whole(1), 'N', 'attention heads, each on n_embd // n_head dimensions'),
+    'learning_rate': (number, 'X', "Adam's first step size; it falls to 0"),
+    'num_steps': (whole(0), 'N', 'training steps, one document each; 0 only samples'),
+    'temperature': (number, 'X', 'below 1 sharpens the distribution, above 1 flattens it; '
+                    'one too small to divide by is refused'),
+    'num_samples': (whole(0), 'N', 'how many new documents to invent after training'),
+    'prompt': (str, 'TEXT', 'every sample starts with TEXT, read by the model before it draws')}
+KINDS = {int: (whole(0), 'N', 'a setting of the lecture'), float: (number, 'X', 'a setting '
+         'of the lecture'), str: (str, 'TEXT', 'a setting of the lecture')}  # for new ones
+OPTIONS = {'input': (filename, 'FILE', DEFAULT_INPUT, 'UTF-8 text file, one document per '
+                     'line; the names list, the default, is downloaded if missing')}
+for name, default in vars(settings).items():  # a setting added to the lecture is one too
+    kind, metavar, what = SETTINGS_HELP.get(name) or KINDS.get(type(default), (None,) * 3)
+    if kind:
+        OPTIONS[name] = (kind, metavar, default, what)
+OPTIONS.update({  # name: (type, metavar, default, what it does); the type bool is a flag
+    'save': (filename, 'FILE', None, 'write the model and the state of training to FILE, as '
+             'JSON, when training ends or Ctrl-C stops it'),
+    'load': (filename, 'FILE', None, 'go on from a FILE written by --save (see below)'),
+    'holdout': (whole(0), 'N', 0, 'keep N documents out of training and report their loss'),
+    'report': (bool, None, False, 'show the loss curve; mark the samples that are documents'),
+    'gradcheck': (bool, None, False, 'check backward() against finite differences, and stop')})
+FREE = ('temperature', 'num_samples', 'prompt')  # sampling: each run of a checkpoint chooses
+RECORDED = [name for name in vars(settings) if name in OPTIONS and name not in FREE] + ['holdout']
 LOAD_RULES = """With --load FILE, the model, the vocabulary and the run are FILE's: training
 goes on from the step FILE reached to its --num_steps, bit for bit as if it had
 never stopped, on the dataset FILE names (or --input, which must hold the same
-documents). The model options and --learning_rate cannot change; --num_steps=0
-only samples, with no dataset; --seed draws other samples."""
+documents). The model options, --learning_rate and --holdout cannot change;
+--num_steps=0 only samples, with no dataset; --seed draws other samples."""
 
 def parse_args(argv):
     parser = argparse.ArgumentParser(description='Train a tiny GPT on a text file, one document '
                                      'per line, then sample from it.', epilog=LOAD_RULES)
     parser.error = lambda message: fail(f'{message}; see --help')  # one line, not a usage dump
-    for name, metavar, kind, default, what in OPTIONS:  # left at None: "not given", for --load
-        shown = f' (default: {default})' if default not in (None, '') else ''
-        parser.add_argument('--' + name, metavar=metavar, type=kind, help=what + shown)
+    for name, (kind, metavar, default, what) in OPTIONS.items():  # None: "not given"
+        if kind is bool:
+            parser.add_argument('--' + name, action='store_true', default=None, help=what)
+        else:
+            shown = f' (default: {default})' if default not in (None, '') else ''
+            parser.add_argument('--' + name, metavar=metavar, type=kind, help=what + shown)
     return parser.parse_args(argv)
 
-def settle(args, ck):
-    """Refuse options that contradict the checkpoint or each other; fill in the
-    rest from the checkpoint, else from the defaults."""
-    if ck:
-        fixed = [name for name in FIXED if getattr(args, name) is not None]
-        if fixed or args.num_steps not in (None, 0):
-            name = (fixed + ['num_steps'])[0]
-            fail(f'--{name} comes from {args.load} (which says {ck["run"][name]}); leave it out'
-                 + (name == 'num_steps') * ', or pass --num_steps=0 to only sample')
-    saved = dict(ck['run'], input=ck['dataset']['path']) if ck else {}
-    for name, _, _, default, _ in OPTIONS:
-        if getattr(args, name) is None:
-            setattr(args, name, saved.get(name, default))
-    if args.n_embd % args.n_head:
-        fail(f'--n_embd={args.n_embd} must be divisible by --n_head={args.n_head}, '
+def configure(argv):
+    """This run's settings in one namespace: the options given, else the checkpoint's
+    (with --load), else the defaults; and every refusal that can be made now."""
+    given = {name: value for name, value in vars(parse_args(argv)).items() if value is not None}
+    saved = load(given['load']) if 'load' in given else None
+    fixed = saved['settings'] if saved else {}
+    for name in fixed:
+        if name in given and name != 'seed' and (name, given[name]) != ('num_steps', 0):
+            fail(f'--{name} comes from {given["load"]} (which says {fixed[name]}); leave it out'
+                 + (', or pass --num_steps=0 to only sample' if name == 'num_steps' else ''))
+    config = SimpleNamespace(**{name: row[2] for name, row in OPTIONS.items()})
+    if saved:
+        config.input = saved['dataset']['path']
+    vars(config).update({**given, **fixed})
+    config.train = given.get('num_steps') != 0 or not saved
+    config.reseed = given.get('seed') if saved else None  # with --load: other samples
+    if config.n_embd % config.n_head:
+        fail(f'--n_embd={config.n_embd} must be divisible by --n_head={config.n_head}, '
              f'so that every head gets the same number of dimensions')
-    if 1 / args.temperature == math.inf:
-        fail(f'--temperature={args.temperature} is so small that dividing by it overflows')
+    if 1 / config.temperature == math.inf:
+        fail(f'--temperature={config.temperature} is so small that dividing by it overflows')
+    if config.save:
+        check_save(config)
+    return config, saved
 
 def read_docs(path):
     hint = 'pass --input=FILE with a text file, one document per line'
@@ -346,20 +376,32 @@ def read_docs(path):
         fail(f'cannot read {path}: {e.strerror}')
     if not docs:
         fail(f'{path} has no documents, every line is blank; {hint}')
+    odd = [ch for ch in set(''.join(docs)) if not ch.isprintable()]
+    if odd:  # a sample holding one would not print as one line
+        fail(f'{path} holds {min(odd)!r}, a character that cannot be printed; take it out')
     return docs
 
-def write_whole(path, data):
-    """Write bytes to path through a temporary file beside it, renamed only once
-    complete: path holds its old content or the new, never a part."""
-    fd, partial = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(path)), suffix='.part')
-    try:
-        with os.fdopen(fd, 'wb') as f:
-            f.write(data)
-        os.chmod(partial, 0o644)  # mkstemp makes it private; it is no secret
-        os.replace(partial, path)
-    finally:
-        if os.path.exists(partial):  # anything went wrong before the rename
-            os.remove(partial)
+def read_dataset(config, saved):
+    """The training documents and the held-out ones, in the order of the seed, and
+    what a checkpoint keeps of them. A checkpoint that is only sampled needs none."""
+    if saved and not (config.train or config.report or config.gradcheck):
+        return [], [], saved['dataset']
+    if config.input == DEFAULT_INPUT and not os.path.exists(DEFAULT_INPUT):
+        download_names(DEFAULT_INPUT)
+    docs = read_docs(config.input)
+    dataset = {'path': os.path.abspath(config.input), 'num_docs': len(docs), 'sha256': None}
+    if saved or config.save:
+        dataset['sha256'] = fingerprint(docs)
+    if saved and dataset['sha256'] != saved['dataset']['sha256']:
+        fail(f"{config.input} does not hold the documents {config.load} was trained on "
+             f"({saved['dataset']['path']}); pass those as --input")
+    if saved and saved['chars'] != build_vocab(docs):
+        fail(f'--load {config.load} is not usable: its vocabulary is not that of its dataset')
+    if config.holdout >= len(docs):
+        fail(f'--holdout={config.holdout} leaves nothing to train on: {config.input} holds '
+             f'{len(docs)} documents; hold out fewer')
+    shuffle(docs, config.seed)
+    return docs[config.holdout:], docs[:config.holdout], dataset
 
 def fingerprint(docs):  # enough of a dataset to know it again
     import hashlib  # only here, as below: it would cost every run 3 MB of memory
@@ -379,90 +421,178 @@ def download_names(path):
     except (OSError, http.client.HTTPException) as e:
         fail(f'could not download {NAMES_URL} to {path} ({e}); {hint}')
 
-def check_save(path):
-    """Refuse a --save FILE now, not after an hour of training: FILE must be new,
-    empty or an earlier checkpoint, in a folder we can write to."""
+def write_whole(path, data):
+    """Write through a temporary file beside path, named after it, renamed only once
+    complete: path holds its old content or the new, never a part."""
+    folder, name = os.path.split(os.path.realpath(path))
+    fd, partial = tempfile.mkstemp(dir=folder, prefix=name[:100] + '.', suffix='.part')
     try:
-        head = b''
-        if os.path.lexists(path):
-            with open(path, 'rb') as f:
-                head = f.read(64)
-        tempfile.TemporaryFile(dir=os.path.dirname(os.path.abspath(path))).close()
-    except OSError as e:  # a directory, a missing folder, no permission
-        fail(f'--save {path} cannot be written ({e.strerror}); name another file')
-    if head and CHECKPOINT.encode() not in head:
-        fail(f'--save {path} would replace a file that is not a checkpoint; name another file')
+        with os.fdopen(fd, 'wb') as f:
+            f.write(data)
+        os.chmod(partial, 0o644)  # mkstemp makes it private; it is no secret
+        os.replace(partial, os.path.join(folder, name))
+    finally:
+        if os.path.exists(partial):  # anything went wrong before the rename
+            os.remove(partial)
 
-def count_params(vocab_size, n_layer, n_embd, block_size):  # as init_state_dict makes them
-    return n_embd * (2 * vocab_size + block_size + 12 * n_layer * n_embd)
+def check_save(config):
+    """Refuse a --save FILE now, not after an hour of training: FILE must be new, or
+    a checkpoint that --load would take, and not the dataset; its folder writable."""
+    path, hint = config.save, 'name another file'
+    folder, name = os.path.split(os.path.abspath(path))
+    try:
+        if os.path.exists(path) and not stat.S_ISREG(os.stat(path).st_mode):
+            fail(f'--save {path} is not a regular file; {hint}')  # a device, a FIFO, a folder
+        if os.path.exists(path) and os.path.exists(config.input) \
+                and os.path.samefile(path, config.input):
+            fail(f'--save {path} is the dataset; {hint}')
+        if os.path.exists(path):
+            read_checkpoint(path)
+        elif len(os.fsencode(name)) > os.pathconf(folder, 'PC_NAME_MAX'):
+            fail(f'--save {path}: the name is longer than this system allows; {hint}')
+        tempfile.TemporaryFile(dir=folder).close()
+    except ValueError as e:
+        fail(f'--save {path} would replace a file that is not a checkpoint ({e}); {hint}')
+    except OSError as e:  # a missing folder, no permission
+        fail(f'--save {path} cannot be written ({e.strerror}); {hint}')
 
-def a_number(x):  # a number from a checkpoint: no text, no null, no NaN
-    if type(x) not in (int, float):
-        raise ValueError(f'{x!r} is not a number')
+def need(ok, why):  # one check of a checkpoint: a file is data, and may hold anything
+    if not ok:
+        raise ValueError(why)
+
+def short(x):  # a value from a file, shown in a message of one short line
+    return repr(x) if len(repr(x)) <= 40 else repr(x)[:36] + '...'
+
+def a_number(x):  # a number from a checkpoint: no text, no null, no NaN, no infinity
+    need(type(x) in (int, float) and math.isfinite(x), f'{short(x)} is not a finite number')
     return float(x)
 
-def read_checkpoint(path):
-    """A file written by --save, with its model and Adam's buffers rebuilt, all
-    checked before any work; a file that is not a usable one gets one line."""
-    def refuse(why):
-        fail(f'--load {path} {why}; pass a file written by --save')
-    try:
-        with open(path, encoding='utf-8') as f:  # NaN and Infinity are no numbers here
-            ck = json.load(f, parse_constant=a_number)
-    except OSError as e:
-        refuse(f'cannot be read ({e.strerror})')
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:  # a file cut short, too
-        refuse(f'is not JSON ({e})')
-    except ValueError as e:
-        refuse(f'is not usable: {e}')
-    if not isinstance(ck, dict) or ck.get('format') != CHECKPOINT:
-        refuse('is not a microgpt checkpoint')
-    try:
-        run, vocab, saved = ck['run'], ck['vocab'], ck['state_dict']
-        whole = [run[name] for name in RUN if name != 'learning_rate'] + [ck['step']]
-        if any(type(x) is not int or x < 0 for x in whole) or 0 in whole[:4] or \
-                run['n_embd'] % run['n_head'] or ck['step'] > run['num_steps'] or \
-                not 0 < a_number(run['learning_rate']) < math.inf or not isinstance(vocab, str):
-            raise ValueError('its settings cannot work')
-        shape = (len(vocab) + 1, run['n_layer'], run['n_embd'], run['block_size'])
-        n = count_params(*shape)
-        if sum(len(row) for rows in saved.values() for row in rows) != n:  # before any allocation
-            raise ValueError(f'it does not hold the {n} weights its settings make')
-        state_dict = init_state_dict(*shape)
-        for name, mat in state_dict.items():
-            if [len(row) for row in saved[name]] != [len(row) for row in mat]:
-                raise ValueError(f'{name} is not {len(mat)} x {len(mat[0])}')
-            for row, saved_row in zip(mat, saved[name]):
-                for p, x in zip(row, saved_row):
-                    p.data = a_number(x)
-        m, v = [a_number(x) for x in ck['adam_m']], [a_number(x) for x in ck['adam_v']]
-        if len(m) != n or len(v) != n:
-            raise ValueError(f"Adam's buffers are not {n} numbers each")
-        state = ck['random_state']  # JSON has lists where random.setstate wants tuples
-        ck['random_state'] = (state[0], tuple(state[1]), state[2])
-        random.Random().setstate(ck['random_state'])  # raises if it is no state of a generator
-        dataset = ck['dataset']
-        if not (isinstance(dataset['path'], str) and isinstance(dataset['sha256'], str)
-                and type(dataset['num_docs']) is int):
-            raise ValueError('its dataset is not described')
-    except (LookupError, TypeError, ValueError, ArithmeticError, AttributeError) as e:
-        refuse(f'lacks {e}' if isinstance(e, KeyError) else f'is not usable: {e}')
-    return ck, (state_dict, m, v)
+def small_int(text):  # JSON's whole numbers, before Python spends time on a huge one
+    need(len(text) <= 30, f'it holds a number of {len(text)} digits')
+    return int(text)
 
-def write_checkpoint(path, ck):
-    text = json.dumps(ck, indent=1, allow_nan=False)
-    # each list of numbers on one line (a row of a matrix), for a person to read
-    text = re.sub(r'\[\s+([^][{}"]*?)\s+\]', lambda m: '[' + ' '.join(m[1].split()) + ']', text)
+def saved_setting(name, value):  # a setting from a checkpoint, checked by its option's type
+    kind, _, default, _ = OPTIONS[name]
+    need(type(value) is type(default) or (type(value), type(default)) == (int, float),
+         f'its {name} is {short(value)}, not a {type(default).__name__}')
+    try:
+        return kind(str(value))
+    except argparse.ArgumentTypeError as e:
+        raise ValueError(f'its {name} {e}')
+
+def random_state(state):  # a state of Python's generator, as random.getstate() gives it
+    need(isinstance(state, list) and len(state) == 3 and type(state[0]) is int
+         and state[0] == 3 and isinstance(state[1], list) and len(state[1]) == 625
+         and all(type(x) is int and 0 <= x < 2**32 for x in state[1]) and state[1][-1] <= 624
+         and (state[2] is None or type(state[2]) is float and math.isfinite(state[2])),
+         "its random_state is not a state of Python's generator")
+    return (3, tuple(state[1]), state[2])
+
+KEYS = ('format', 'version', 'settings', 'step', 'losses', 'dataset', 'vocab', 'state_dict',
+        'adam_m', 'adam_v', 'random_state')
+
+def read_checkpoint(path):
+    """The run in a file written by --save; ValueError if it is not a usable one.
+    Its size and its nesting are checked before it is parsed."""
+    try:
+        need(stat.S_ISREG(os.stat(path).st_mode), 'it is not a regular file')
+        need(os.path.getsize(path) <= memory_here() / 4,
+             'it is bigger than any checkpoint the memory here could train')
+        with open(path, encoding='utf-8') as f:
+            text = f.read()
+        brackets = re.sub(r'"[^"\\]*(?:\\.[^"\\]*)*"|[^][{}]+', '', text)
+        for _ in range(4):  # a checkpoint nests 4 deep, in the rows of the state_dict
+            brackets = brackets.replace('[]', '').replace('{}', '')
+        need(not brackets, 'its brackets nest deeper than a checkpoint does, or do not pair up')
+        return rebuild(json.loads(text, parse_int=small_int, parse_constant=a_number))
+    except OSError as e:
+        raise ValueError(f'it cannot be read ({e.strerror})')
+    except UnicodeDecodeError as e:
+        raise ValueError(f'it is not UTF-8 text ({e.reason})')
+    except json.JSONDecodeError as e:  # a file cut short, too
+        raise ValueError(f'it is not JSON ({e})')
+    except MemoryError:
+        raise ValueError('it is too big for the memory here')
+
+def rebuild(ck):
+    """The run in a parsed checkpoint, every part checked, its model rebuilt."""
+    need(isinstance(ck, dict) and ck.get('format') == CHECKPOINT, 'it is not a microgpt checkpoint')
+    need(ck.get('version') == VERSION,
+         f'it is of version {short(ck.get("version"))}; this program reads {VERSION}')
+    for key in set(KEYS) ^ set(ck):
+        need(False, f'it {"lacks" if key in KEYS else "holds an unknown"} {short(key)}')
+    settings, step, losses, dataset, vocab = (ck[key] for key in KEYS[2:7])
+    need(isinstance(settings, dict), 'its settings are not a JSON object')
+    for name in set(RECORDED) ^ set(settings):
+        need(False, f'it {"lacks the" if name in RECORDED else "holds an unknown"} setting '
+                    f'{short(name)}')
+    settings = {name: saved_setting(name, settings[name]) for name in RECORDED}
+    need(settings['n_embd'] % settings['n_head'] == 0, 'its n_embd is not divisible by its n_head')
+    need(type(step) is int and 0 <= step <= settings['num_steps'],
+         f'its step, {short(step)}, is not a step of its run')
+    need(isinstance(losses, list) and len(losses) == step, f'its losses are not {step} numbers')
+    need(isinstance(vocab, str) and vocab != '' and vocab.isprintable()
+         and list(vocab) == sorted(set(vocab)), 'its vocab is not distinct printable characters, sorted')
+    need(isinstance(dataset, dict) and set(dataset) == {'path', 'num_docs', 'sha256'}
+         and isinstance(dataset['path'], str) and isinstance(dataset['sha256'], str)
+         and type(dataset['num_docs']) is int and dataset['num_docs'] > settings['holdout'],
+         'its dataset is not described')
+    config = SimpleNamespace(**{**vars(globals()['settings']), **settings})
+    shapes = init_state_dict(len(vocab) + 1, config, matrix=no_weights)
+    saved = ck['state_dict'] if isinstance(ck['state_dict'], dict) else {}
+    for name, mat in shapes.items():
+        rows = saved.get(name)
+        need(isinstance(rows, list) and [len(r) if isinstance(r, list) else -1 for r in rows]
+             == [len(r) for r in mat], f'its {name} is not the {len(mat)} x '
+             f'{len(mat[0]) if mat else 0} matrix of its model')
+    for name in set(saved) - set(shapes):
+        need(False, f'its state_dict holds {short(name)}, which its model has not')
+    state_dict = {name: [[Value(a_number(x)) for x in row] for row in saved[name]]
+                  for name in shapes}
+    n, m, v = len(parameters(state_dict)), ck['adam_m'], ck['adam_v']
+    need(isinstance(m, list) and isinstance(v, list) and len(m) == len(v) == n,
+         f'its adam_m and adam_v are not {n} numbers each')
+    return {'settings': settings, 'step': step, 'losses': [a_number(x) for x in losses],
+            'dataset': dataset, 'chars': list(vocab), 'state_dict': state_dict,
+            'm': [a_number(x) for x in m], 'v': [a_number(x) for x in v],
+            'random_state': random_state(ck['random_state'])}
+
+def no_weights(nout, nin, std=0):  # a matrix that knows its shape and holds nothing
+    return [range(nin)] * nout
+
+def load(path):
+    try:
+        return read_checkpoint(path)
+    except ValueError as e:
+        fail(f'--load {path} is not usable: {e}; pass a file written by --save')
+
+def checkpoint(run, config):  # all that sampling and going on need, as plain data
+    return {'format': CHECKPOINT, 'version': VERSION,
+            'settings': {name: getattr(config, name) for name in RECORDED},
+            'step': run['step'], 'losses': run['losses'][:], 'dataset': run['dataset'],
+            'vocab': ''.join(run['chars']),
+            'state_dict': {name: [[p.data for p in row] for row in mat]
+                           for name, mat in run['state_dict'].items()},
+            'adam_m': run['m'][:], 'adam_v': run['v'][:], 'random_state': random.getstate()}
+
+def save(path, ck):
+    """Write a checkpoint, a line for each entry and for each row of a matrix, for a
+    person to read; a signal that would stop the run waits until it is whole."""
+    dump = lambda value: json.dumps(value, allow_nan=False)
+    rows = lambda mat: '[\n  ' + ',\n  '.join(map(dump, mat)) + ']'
+    text = '{\n' + ',\n'.join(f'{dump(key)}: ' + (dump(value) if key != 'state_dict' else
+        '{\n ' + ',\n '.join(f'{dump(name)}: {rows(mat)}' for name, mat in value.items()) + '}')
+        for key, value in ck.items()) + '\n}\n'
+    held = signal.pthread_sigmask(signal.SIG_BLOCK, STOPS)
     try:
         write_whole(path, text.encode())
     except OSError as e:
         fail(f'could not save {path} ({e.strerror})', status=1)
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, held)
 
-def check_memory(n_params, block_size):
-    """Refuse a model too big for this machine, or for the limit set by `ulimit`,
-    before it fills the memory: a weight takes about 200 bytes, and 80 more at
-    each position of a step's graph."""
-    need, sizes = n_params * (200 + 80 * block_size), []
+def memory_here():  # the bytes this process may use: the machine's, or fewer under ulimit
+    sizes = []
     try:  # not every system tells
         sizes.append(os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES'))
         import resource
@@ -470,127 +600,242 @@ def check_memory(n_params, block_size):
                   resource.getrlimit(resource.RLIMIT_DATA)[0]]
     except (AttributeError, ValueError, OSError, ImportError):
         pass
-    have = min([size for size in sizes if size > 0] or [math.inf])  # RLIM_INFINITY is -1
+    return min([size for size in sizes if size > 0] or [math.inf])  # RLIM_INFINITY is -1
+
+def new_run(config, chars, dataset):
+    """Random weights, once they are known to fit in the memory: a weight takes
+    about 200 bytes, and 80 more at each position of a step's graph."""
+    shapes = init_state_dict(len(chars) + 1, config, matrix=no_weights)
+    n = sum(len(row) for mat in shapes.values() for row in mat)
+    need, have = n * (200 + 80 * config.block_size), memory_here()
     if need > have:
-        fail(f'a model of {n_params:,} weights needs about {need / 2**30:,.0f} GiB of memory '
+        fail(f'a model of {n:,} weights needs about {need / 2**30:,.0f} GiB of memory '
              f'to train, more than the {have / 2**30:,.0f} GiB here; make it smaller')
+    state_dict = init_state_dict(len(chars) + 1, config)
+    m, v = init_adam(parameters(state_dict))
+    return {'step': 0, 'losses': [], 'dataset': dataset, 'chars': chars,
+            'state_dict': state_dict, 'm': m, 'v': v}
 
-def resume_command(args):
-    """The command that goes on from the checkpoint in args.save, as this run would have."""
-    defaults = {name: default for name, _, _, default, _ in OPTIONS}
-    words = [os.path.basename(sys.executable), sys.argv[0], '--load', args.save]
-    words += ['--save', args.save]
-    words += [f'--{name}={getattr(args, name)}' for name in ('temperature', 'num_samples', 'prompt')
-              if getattr(args, name) != defaults[name]]  # the sampling is not in the checkpoint
-    return ' '.join(shlex.quote(word) for word in words)
+def quote(word):  # for a POSIX shell, on one line, whatever the word holds
+    if word.isprintable():
+        return shlex.quote(word)
+    return "$'" + ''.join(chr(b) if 32 <= b < 127 and b not in b"'\\" else f'\\x{b:02x}'
+                          for b in os.fsencode(word)) + "'"
 
-def interrupted(note=''):
+def resume_command(config):
+    """The command that goes on from the checkpoint in config.save, as this run would."""
+    words = [os.path.basename(sys.executable), sys.argv[0], '--load=' + config.save,
+             '--save=' + config.save]
+    words += [f'--{name}={getattr(config, name)}' for name in FREE  # not in the checkpoint
+              if getattr(config, name) != OPTIONS[name][2]]
+    words += [f'--seed={config.reseed}'] if config.reseed is not None else []
+    words += ['--report'] if config.report else []
+    return ' '.join(quote(word) for word in words)
+
+def interrupted(stop, note=''):
     print()  # ends the progress line
-    print(f'microgpt.py: interrupted{note}', file=sys.stderr)
-    sys.exit(130)  # 128 + SIGINT, as a shell reports a Ctrl-C
+    signum = stop.args[0] if stop.args else signal.SIGINT  # stop() below passes its signal
+    by = '' if signum == signal.SIGINT else f' by {signal.Signals(signum).name}'
+    print(f'microgpt.py: interrupted{by}{note}', file=sys.stderr)
+    sys.exit(128 + signum)  # as a shell reports a process that a signal stopped
+
+def stop(signum, frame):  # SIGTERM and SIGHUP stop the run as Ctrl-C does
+    raise KeyboardInterrupt(signum)
+
+def breaks_down(e):  # arithmetic beyond the floats: the model diverged, not the code
+    return isinstance(e, OverflowError) or str(e) == 'math domain error'
+
+def diverged(why, config):
+    print()  # ends the progress line
+    fail(f'{why}; try a smaller --learning_rate than {config.learning_rate}')
+
+def losses_line(run, held_out, window, config):  # the held-out loss: a forward pass alone
+    held = math.fsum(doc_loss(encode(doc, run['chars']), run['state_dict'], config).data
+                     for doc in held_out) / len(held_out)
+    recent = run['losses'][-window:]
+    return (f'held-out loss {held:.4f} on {len(held_out)} documents; training loss '
+            f'{math.fsum(recent) / max(1, len(recent)):.4f} (mean of the last {len(recent)} steps)')
+
+def train_run(docs, held_out, run, config):
+    """train() with its progress line, the held-out loss at each tenth, and on Ctrl-C
+    with --save the last finished step saved (the signal may land in mid-update)."""
+    kept = checkpoint(run, config) if config.save else None
+    window = max(1, config.num_steps // 10)
+    try:
+        for step, loss in train(docs, run['chars'], run['state_dict'], run['m'], run['v'],
+                                config, run['step']):
+            if not math.isfinite(loss):
+                diverged(f'training diverged at step {step + 1} (the loss is {loss})', config)
+            run['losses'].append(loss)
+            run['step'] = step + 1
+            print(f"step {step+1:4d} / {config.num_steps:4d} | loss {loss:.4f}", end='\r')
+            if held_out and run['step'] % window == 0 and run['step'] < config.num_steps:
+                few = held_out[:max(1, window // 5)]  # a small share of the run's time
+                print(f"step {step+1:4d} / {config.num_steps:4d} | "
+                      + losses_line(run, few, window, config))
+            kept = checkpoint(run, config) if config.save else None  # in one assignment
+    except (ArithmeticError, ValueError) as e:
+        if not breaks_down(e):
+            raise
+        diverged(f"training diverged at step {run['step'] + 1} ({e})", config)
+    except KeyboardInterrupt as e:
+        if not config.save:
+            raise
+        try:
+            save(config.save, kept)
+        except KeyboardInterrupt:  # one more signal while saving: the file is whole anyway
+            pass
+        interrupted(e, f"; step {kept['step']} of {config.num_steps} is saved in "
+                       f"{config.save}; go on with: {resume_command(config)}")
+    if held_out:
+        print('\n' + losses_line(run, held_out, window, config), end='')
+
+def check_scores(run, config):
+    """The last update may have thrown the weights too far, or the temperature be too
+    small for the scores: the scores at every position of a block show it."""
+    keys, values = kv_cache(config)
+    weights = [p.data for mat in run['state_dict'].values() for row in mat for p in row]
+    try:
+        for pos_id in range(config.block_size):
+            logits = gpt(len(run['chars']), pos_id, keys, values, run['state_dict'], config)
+            if not all(math.isfinite(x) for x in weights + [l.data for l in logits]):
+                diverged('the weights no longer give finite scores: training diverged', config)
+            if not all(math.isfinite(p.data) for p in softmax([l / config.temperature
+                                                               for l in logits])):
+                fail(f'--temperature={config.temperature} is so small that the scores '
+                     f'overflow; try one nearer 1')
+    except (ArithmeticError, ValueError) as e:
+        if not breaks_down(e):
+            raise
+        diverged(f'the weights no longer give finite scores ({e}): training diverged', config)
+
+def print_curve(losses):  # --report: the trend shows through each document's noise
+    size = max(1, -(-len(losses) // 10))
+    means = [(i, math.fsum(losses[i:i + size]) / len(losses[i:i + size]))
+             for i in range(0, len(losses), size)]
+    print(f'\n--- loss curve: the mean loss of each {size} steps ---', end='')
+    for i, mean in means:
+        bar = '#' * round(40 * mean / max(mean for _, mean in means))
+        print(f'\nsteps {i + 1:4d} - {min(i + size, len(losses)):4d} | {mean:.4f} {bar}', end='')
+
+def print_samples(run, docs, held_out, config):  # with --report, known ones are marked
+    marks = {**{doc: '  (in the training set)' for doc in docs},
+             **{doc: '  (held out)' for doc in held_out}} if config.report else {}
+    print("\n--- inference (new, hallucinated names) ---")
+    shown = []
+    for sample_idx in range(config.num_samples):
+        text = sample(run['state_dict'], run['chars'], config)
+        shown.append(marks.get(text, ''))
+        print(f"sample {sample_idx+1:2d}: {text}{shown[-1]}")
+    if config.report:
+        print(f"of {len(shown)} samples, {shown.count('  (in the training set)')} are in the "
+              f"training set, {shown.count('  (held out)')} are held out, {shown.count('')} are new")
+
+def op_pairs(op, h):
+    """(backward's derivative, the difference quotient) of an operation of Value at
+    inputs on both sides of 0, with Values and plain numbers; None if no operation."""
+    unary = op.__code__.co_argcount - len(op.__defaults__ or ()) == 1
+    points, pairs = (-1.5, -0.6, 0.4, 0.9, 1.7), []
+    for x in points:
+        for other in [()] if unary else [(Value(y),) for y in points] + [
+                (c,) for c in (-2, -1, -0.5, 0.5, 1.5, 2, 3)]:  # powers take these
+            args = [Value(x), *other]
+            at = lambda i, shift: op(*[Value(a.data + shift) if j == i else a
+                                       for j, a in enumerate(args)]).data
+            try:
+                out = op(*args)
+                if not isinstance(out, Value):
+                    return None  # a method, not an operation
+                out.backward()
+                pairs += [(a.grad, (at(i, h) - at(i, -h)) / (2 * h))
+                          for i, a in enumerate(args) if isinstance(a, Value)]
+            except (TypeError, ValueError, ZeroDivisionError, OverflowError):
+                pass  # a Value where it takes a plain number (a ** k), or outside its domain
+    return pairs
+
+def gradcheck(docs, chars, state_dict, config, tolerance=1e-6, h=1e-6):
+    """--gradcheck: backward() against central differences, for every operation of
+    Value (found in the class, so a new one is checked too) and for the model's loss
+    along a random direction in each matrix. Returns the exit status."""
+    print(f'gradcheck: the largest relative error of backward() against central '
+          f'differences, which must be below {tolerance:g}')
+    wrong = []
+    def report(what, pairs):  # nothing to compare is no agreement
+        error = max([abs(a - b) / max(abs(a), abs(b)) if a != b else 0.0 for a, b in pairs]
+                    or [math.inf])
+        print(f'{what:<28} {error:.1e}' + ('' if error < tolerance else '  WRONG'))
+        wrong.extend([] if error < tolerance else [what])
+    for name, op in vars(Value).items():
+        pairs = op_pairs(op, h) if callable(op) and name not in ('__init__', '__repr__',
+                                                                 'backward') else None
+        if pairs is not None:
+            report(f'Value.{name}', pairs)
+    few = [encode(doc, chars) for doc in docs[:3]]
+    loss = lambda: total([doc_loss(tokens, state_dict, config) for tokens in few])
+    loss().backward()
+    rng = random.Random(0)  # its own generator: the run's is left alone
+    for name, mat in state_dict.items():
+        weights = [p for row in mat for p in row]
+        direction, start, sides = [rng.choice((-1, 1)) for _ in weights], [p.data for p in weights], []
+        for shift in (h, -h):
+            for p, x, d in zip(weights, start, direction):
+                p.data = x + shift * d
+            sides.append(loss().data)
+        for p, x in zip(weights, start):
+            p.data = x
+        along = math.fsum(p.grad * d for p, d in zip(weights, direction))
+        report(f'loss along {name}', [(along, (sides[0] - sides[1]) / (2 * h))])
+    print('all agree' if not wrong else 'disagree: ' + ', '.join(wrong))
+    return 1 if wrong else 0
 
 def main(argv=()):
-    """Read the documents, build the model, train it, sample from it."""
-    args = parse_args(argv)
-    ck, (state_dict, m, v) = read_checkpoint(args.load) if args.load else (None, (None,) * 3)
-    reseed = ck is not None and args.seed is not None  # with --load: other samples
-    settle(args, ck)
-    if args.save:
-        check_save(args.save)
-    run = ck['run'] if ck else {name: getattr(args, name) for name in RUN}
-    start = ck['step'] if ck else 0
-    steps = range(start, run['num_steps'] if args.num_steps else start)
-    docs, dataset = [], ck and ck['dataset']
-    if steps or not ck:  # sampling alone needs no dataset
-        if args.input == DEFAULT_INPUT and not os.path.exists(DEFAULT_INPUT):
-            download_names(DEFAULT_INPUT)
-        docs = read_docs(args.input)
-        dataset = {'path': os.path.abspath(args.input), 'num_docs': len(docs)}
-        if ck or args.save:
-            dataset['sha256'] = fingerprint(docs)
-        if ck and dataset['sha256'] != ck['dataset']['sha256']:
-            fail(f"{args.input} does not hold the documents {args.load} was trained on "
-                 f"({ck['dataset']['path']}); pass those as --input")
-        random.seed(run['seed'])
-        random.shuffle(docs)
-    chars = list(ck['vocab']) if ck else build_vocab(docs)
-    stoi, BOS = {ch: i for i, ch in enumerate(chars)}, len(chars)
-    unknown = ''.join(sorted(set(args.prompt) - set(chars)))
+    """One run, as the lecture tells it: the settings, the documents, the model,
+    training, the samples; and the program's concerns around it, by name."""
+    config, saved = configure(argv)
+    docs, held_out, dataset = read_dataset(config, saved)
+    chars = saved['chars'] if saved else build_vocab(docs + held_out)
+    unknown = ''.join(sorted(set(config.prompt) - set(chars)))
     if unknown:
-        fail(f'--prompt {args.prompt!r}: {unknown!r} is not in the vocabulary {"".join(chars)!r}')
-    if len(args.prompt) >= args.block_size:
-        fail(f'--prompt is {len(args.prompt)} characters long and leaves no position to draw '
-             f'in a block of {args.block_size}; shorten it')
-    if ck:
-        random.setstate(ck['random_state'])  # where the saved run left the generator
+        fail(f'--prompt {config.prompt!r}: {unknown!r} is not in the vocabulary {"".join(chars)!r}')
+    if len(config.prompt) >= config.block_size:
+        fail(f'--prompt is {len(config.prompt)} characters long and leaves no position to draw '
+             f'in a block of {config.block_size}; shorten it')
+    if saved:
+        random.setstate(saved['random_state'])  # where the saved run left the generator
+        run = dict(saved, dataset=dataset)
     else:
-        n = count_params(BOS + 1, args.n_layer, args.n_embd, args.block_size)
-        check_memory(n, args.block_size)
-        state_dict = init_state_dict(BOS + 1, args.n_layer, args.n_embd, args.block_size)
-        m, v = [0.0] * n, [0.0] * n  # Adam's running means of each gradient and its square
-    params = parameters(state_dict)
-    print(f"num docs: {dataset['num_docs']}\nvocab size: {BOS + 1}\nnum params: {len(params)}")
-
-    def checkpoint(step):  # all that sampling and going on need, as plain data
-        return {'format': CHECKPOINT, 'version': 1, 'run': run, 'step': step,
-                'dataset': dataset, 'vocab': ''.join(chars), 'adam_m': m[:], 'adam_v': v[:],
-                'state_dict': {k: [[p.data for p in row] for row in mat]
-                               for k, mat in state_dict.items()},
-                'random_state': random.getstate()}
-    # kept: the last finished step, what Ctrl-C saves, since it may land in mid-update
-    done, kept = start, args.save and checkpoint(start)
-    try:
-        for step, loss in train(docs, stoi, BOS, state_dict, m, v, steps, run['num_steps'],
-                                run['learning_rate'], args.n_layer, args.n_head, args.block_size):
-            if not math.isfinite(loss):
-                raise ArithmeticError(f'the loss is {loss}')
-            print(f"step {step+1:4d} / {run['num_steps']:4d} | loss {loss:.4f}", end='\r')
-            done, kept = step + 1, args.save and checkpoint(step + 1)  # in one assignment
-    except (ArithmeticError, ValueError) as e:
-        print()
-        fail(f'training diverged at step {done + 1} ({e}); try a smaller --learning_rate')
-    except KeyboardInterrupt:
-        if not args.save:
-            raise
-        write_checkpoint(args.save, kept)
-        interrupted(f"; step {kept['step']} of {run['num_steps']} is saved in {args.save}; "
-                    f"go on with: {resume_command(args)}")
-    # the last update may still have thrown the weights too far: one forward pass shows it
-    keys, values = [[] for _ in range(args.n_layer)], [[] for _ in range(args.n_layer)]
-    scores = gpt(BOS, 0, keys, values, state_dict, args.n_head)
-    if not all(math.isfinite(x.data) for x in params + scores):
-        print()
-        fail(f'the weights no longer give finite scores: training diverged; try a smaller '
-             f'--learning_rate than {run["learning_rate"]}')
-    if args.save:
-        write_checkpoint(args.save, checkpoint(done))
-
-    if reseed:
-        random.seed(args.seed)
-    print("\n--- inference (new, hallucinated names) ---")
-    prompt = [stoi[ch] for ch in args.prompt]
-    for sample_idx in range(args.num_samples):
-        ids = sample(state_dict, args.n_layer, args.n_head, args.block_size, BOS,
-                     args.temperature, prompt)
-        print(f"sample {sample_idx+1:2d}: {''.join(chars[i] for i in ids)}")
+        run = new_run(config, chars, dataset)
+    print(f"num docs: {dataset['num_docs'] - config.holdout}"
+          + (f' ({config.holdout} more held out)' if config.holdout else ''))
+    print(f"vocab size: {len(chars) + 1}\nnum params: {len(parameters(run['state_dict']))}")
+    if config.gradcheck:
+        sys.exit(gradcheck(docs, chars, run['state_dict'], config))
+    if config.train:
+        train_run(docs, held_out, run, config)
+    check_scores(run, config)
+    if config.save:
+        save(config.save, checkpoint(run, config))
+    if config.report:
+        print_curve(run['losses'])
+    if config.reseed is not None:
+        random.seed(config.reseed)
+    print_samples(run, docs, held_out, config)
 
 if __name__ == '__main__':
     if sys.version_info < (3, 8):  # the file still parses on 3.6 and 3.7, so it can say so
         sys.exit(f'microgpt.py: error: needs Python 3.8 or newer, not {sys.version.split()[0]}')
-    # The graph has no reference cycles, so CPython's reference counting alone
-    # frees each step's nodes, and its cycle collector would only scan them again
-    # and again: pausing it saves about a tenth of the time. PyPy frees nothing
-    # without its collector, so there it stays on.
     if sys.implementation.name == 'cpython':
-        gc.disable()
+        gc.disable()  # see the Notes: the graph has no cycles to collect
+    for signum in STOPS[1:]:
+        signal.signal(signum, stop)
     try:
         if sys.stdout:  # None when started with stdout closed: then nothing is printed
             sys.stdout.reconfigure(encoding='utf-8')  # a dataset in any script prints anywhere
         main(sys.argv[1:])
         if sys.stdout:
             sys.stdout.flush()  # here, where a failure to write can still be said
-    except KeyboardInterrupt:  # Ctrl-C: stop at once; the progress line shows the step
-        interrupted()
+    except KeyboardInterrupt as e:  # Ctrl-C: stop at once; the progress line shows the step
+        interrupted(e)
     except OSError as e:  # the files we read and write say their own: this one is stdout
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # or exit fails again
         if isinstance(e, BrokenPipeError):  # the reader stopped early, as `| head` does
@@ -598,5 +843,3 @@ if __name__ == '__main__':
         fail(f'cannot write the output ({e.strerror})', status=1)
     except MemoryError:
         fail('out of memory; try a smaller model (--n_embd, --n_layer, --block_size) or dataset')
-    except (ArithmeticError, ValueError) as e:  # while sampling: training says its own
-        fail(f'sampling broke down ({e}); try a --temperature nearer 1')
