@@ -12,12 +12,12 @@ from functools import reduce
 from operator import add, mul
 from types import SimpleNamespace
 
-# Settings: every choice of a run, in one place (the command line can change each)
+# Settings: what a run may choose; the command line can change each (see --help)
 settings = SimpleNamespace(
     seed=42,             # one seed for all chance: the shuffle, the weights, the samples
     n_layer=1,           # depth: how many transformer blocks, one after the other
     n_embd=16,           # width: the length of the vector that stands for each token
-    block_size=16,       # the longest context the model sees (the longest name has 15)
+    block_size=16,       # the longest context the model sees (input.txt's longest name: 15)
     n_head=4,            # attention heads, each looking at n_embd // n_head dimensions
     learning_rate=0.01,  # Adam's first step size; it falls linearly to 0 by the last step
     num_steps=1000,      # training steps, one document each
@@ -33,7 +33,7 @@ def load_docs(path):
         return [line.strip() for line in f if line.strip()]
 
 def shuffle(docs, seed):
-    random.seed(seed)  # from here on, every random number follows from the seed
+    random.seed(seed)  # all chance in a run follows from here: the shuffle, weights, samples
     random.shuffle(docs)
 
 # Tokenizer: each distinct character is a token; BOS, one more, opens and closes a document
@@ -65,13 +65,13 @@ class Value:
     def __mul__(self, other):  # a * b;  d/da = b, d/db = a
         other = other if isinstance(other, Value) else Value(other)
         return Value(self.data * other.data, (self, other), (other.data, self.data))
-    def __pow__(self, k):  # a ** k, k a plain number;  d/da = k * a ** (k - 1)
+    def __pow__(self, k):  # a ** k, k a plain number;  d/da = k * a ** (k - 1) (math.pow: Notes)
         return Value(math.pow(self.data, k), (self,), (k * math.pow(self.data, k - 1),))
     def log(self): return Value(math.log(self.data), (self,), (1 / self.data,))  # d/da = 1 / a
-    def exp(self): return Value(math.exp(self.data), (self,), (math.exp(self.data),))  # exp(a)
-    def relu(self): return Value(max(0, self.data), (self,), (float(self.data > 0),))  # 1 or 0
+    def exp(self): return Value(math.exp(self.data), (self,), (math.exp(self.data),))  # = exp(a)
+    def relu(self): return Value(max(0, self.data), (self,), (float(self.data > 0),))  # 1, or 0
 
-    # the rest are made of the operations above
+    # the rest are made of the operations above, just so (the Notes say why)
     def __neg__(self): return self * -1
     def __radd__(self, other): return self + other
     def __sub__(self, other): return self + (-other)
@@ -111,11 +111,11 @@ def dot(a, b):  # a0*b0 + a1*b1 + ... as one node, as a matmul is one operation;
 def matrix(nout, nin, std=0.08):
     return [[Value(random.gauss(0, std)) for _ in range(nin)] for _ in range(nout)]
 
-def init_state_dict(vocab_size, config, matrix=matrix):
-    n_embd = config.n_embd
-    state_dict = {'wte': matrix(vocab_size, n_embd),         # token embeddings
-                  'wpe': matrix(config.block_size, n_embd),  # position embeddings
-                  'lm_head': matrix(vocab_size, n_embd)}     # vector -> next-token scores
+def init_state_dict(vocab_size, config, matrix=matrix):  # the program sizes models by `matrix`
+    n_embd, block_size = config.n_embd, config.block_size
+    state_dict = {'wte': matrix(vocab_size, n_embd),      # token embeddings
+                  'wpe': matrix(block_size, n_embd),      # position embeddings
+                  'lm_head': matrix(vocab_size, n_embd)}  # vector -> next-token scores
     for i in range(config.n_layer):
         state_dict[f'layer{i}.attn_wq'] = matrix(n_embd, n_embd)
         state_dict[f'layer{i}.attn_wk'] = matrix(n_embd, n_embd)
@@ -154,7 +154,7 @@ def attention(x, li, keys, values, state_dict, config):
     keys[li].append(k)
     values[li].append(v)
     head_dim = config.n_embd // config.n_head
-    x_attn = []
+    x_attn = []  # no mask needed: the cache holds only this position and those before it
     for h in range(config.n_head):
         hs = slice(h * head_dim, (h + 1) * head_dim)
         q_h, k_h, v_h = q[hs], [kt[hs] for kt in keys[li]], [vt[hs] for vt in values[li]]
@@ -230,7 +230,7 @@ def sample(state_dict, chars, config):
         logits = gpt(token_id, pos_id, keys, values, state_dict, config)
         if pos_id < len(config.prompt):  # the prompt gives the next token: nothing to draw
             token_id = chars.index(config.prompt[pos_id])
-        else:  # the temperature: below 1 sharpens the distribution, above 1 flattens it
+        else:  # scores divided by the temperature, then a draw from their softmax
             probs = softmax([l / config.temperature for l in logits])
             token_id = random.choices(range(BOS + 1), weights=[p.data for p in probs])[0]
             if token_id == BOS:  # the model ended the document
@@ -267,9 +267,11 @@ NAMES_SHA256 = '0a30b5557f192f32ab962680889aac5f6fda0f4cecf40a6d0b5694f58ea8cc4d
 CHECKPOINT, VERSION = 'microgpt checkpoint', 2  # the "format" and "version" --save writes
 STOPS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)  # each saves a --save run first
 
-def fail(message, status=2):  # one line, whatever the message holds: bad input is no crash
-    message = ''.join(c if c.isprintable() else repr(c)[1:-1] for c in message)
-    print(f'microgpt.py: error: {message}', file=sys.stderr)
+def say(message):  # on stderr, in one line whatever the message holds: a file name may too
+    print(''.join(c if c.isprintable() else repr(c)[1:-1] for c in message), file=sys.stderr)
+
+def fail(message, status=2):  # bad input is no crash
+    say(f'microgpt.py: error: {message}')
     sys.exit(status)
 
 def whole(least):  # an argparse type: a whole number, at least `least`
@@ -302,8 +304,8 @@ SETTINGS_HELP = {  # the lecture's settings as options: type, metavar, what each
                     'one too small to divide by is refused'),
     'num_samples': (whole(0), 'N', 'how many new documents to invent after training'),
     'prompt': (str, 'TEXT', 'every sample starts with TEXT, read by the model before it draws')}
-KINDS = {int: (whole(0), 'N', 'a setting of the lecture'), float: (number, 'X', 'a setting '
-         'of the lecture'), str: (str, 'TEXT', 'a setting of the lecture')}  # for new ones
+KINDS = {int: (int, 'N', 'a setting of the lecture'), float: (float, 'X', 'a setting of '
+         'the lecture'), str: (str, 'TEXT', 'a setting of the lecture')}  # for new ones
 OPTIONS = {'input': (filename, 'FILE', DEFAULT_INPUT, 'UTF-8 text file, one document per '
                      'line; the names list, the default, is downloaded if missing')}
 for name, default in vars(settings).items():  # a setting added to the lecture is one too
@@ -409,8 +411,7 @@ def fingerprint(docs):  # enough of a dataset to know it again
 
 def download_names(path):
     import hashlib, http.client, urllib.request  # only here: they cost every other run memory
-    print(f'microgpt.py: {path} is missing; downloading the names list from {NAMES_URL}',
-          file=sys.stderr)
+    say(f'microgpt.py: {path} is missing; downloading the names list from {NAMES_URL}')
     hint = f'put a text file at {path} or pass --input=FILE'
     try:
         with urllib.request.urlopen(NAMES_URL, timeout=30) as response:
@@ -467,14 +468,13 @@ def a_number(x):  # a number from a checkpoint: no text, no null, no NaN, no inf
     need(type(x) in (int, float) and math.isfinite(x), f'{short(x)} is not a finite number')
     return float(x)
 
-def small_int(text):  # JSON's whole numbers, before Python spends time on a huge one
-    need(len(text) <= 30, f'it holds a number of {len(text)} digits')
-    return int(text)
+def small_int(text):  # a huge whole number becomes infinity, which every check refuses
+    return int(text) if len(text) <= 30 else float(text)
 
 def saved_setting(name, value):  # a setting from a checkpoint, checked by its option's type
     kind, _, default, _ = OPTIONS[name]
     need(type(value) is type(default) or (type(value), type(default)) == (int, float),
-         f'its {name} is {short(value)}, not a {type(default).__name__}')
+         f'its {name} is {short(value)}, not of type {type(default).__name__}')
     try:
         return kind(str(value))
     except argparse.ArgumentTypeError as e:
@@ -542,6 +542,7 @@ def rebuild(ck):
     saved = ck['state_dict'] if isinstance(ck['state_dict'], dict) else {}
     for name, mat in shapes.items():
         rows = saved.get(name)
+        need(name in saved, f'it has no {name}, which its model has')
         need(isinstance(rows, list) and [len(r) if isinstance(r, list) else -1 for r in rows]
              == [len(r) for r in mat], f'its {name} is not the {len(mat)} x '
              f'{len(mat[0]) if mat else 0} matrix of its model')
@@ -636,7 +637,7 @@ def interrupted(stop, note=''):
     print()  # ends the progress line
     signum = stop.args[0] if stop.args else signal.SIGINT  # stop() below passes its signal
     by = '' if signum == signal.SIGINT else f' by {signal.Signals(signum).name}'
-    print(f'microgpt.py: interrupted{by}{note}', file=sys.stderr)
+    say(f'microgpt.py: interrupted{by}{note}')
     sys.exit(128 + signum)  # as a shell reports a process that a signal stopped
 
 def stop(signum, frame):  # SIGTERM and SIGHUP stop the run as Ctrl-C does
@@ -653,8 +654,9 @@ def losses_line(run, held_out, window, config):  # the held-out loss: a forward 
     held = math.fsum(doc_loss(encode(doc, run['chars']), run['state_dict'], config).data
                      for doc in held_out) / len(held_out)
     recent = run['losses'][-window:]
-    return (f'held-out loss {held:.4f} on {len(held_out)} documents; training loss '
-            f'{math.fsum(recent) / max(1, len(recent)):.4f} (mean of the last {len(recent)} steps)')
+    return (f'held-out loss {held:.4f} on {len(held_out)} document{"s" * (len(held_out) > 1)}; '
+            f'training loss {math.fsum(recent) / max(1, len(recent)):.4f} (mean of the last '
+            f'{len(recent)} steps)')
 
 def train_run(docs, held_out, run, config):
     """train() with its progress line, the held-out loss at each tenth, and on Ctrl-C
@@ -691,16 +693,17 @@ def train_run(docs, held_out, run, config):
         print('\n' + losses_line(run, held_out, window, config), end='')
 
 def check_scores(run, config):
-    """The last update may have thrown the weights too far, or the temperature be too
-    small for the scores: the scores at every position of a block show it."""
+    """The last update may have thrown the weights too far (a square overflows), or
+    the temperature be too small for the scores: every position of a block shows it."""
     keys, values = kv_cache(config)
     weights = [p.data for mat in run['state_dict'].values() for row in mat for p in row]
     try:
         for pos_id in range(config.block_size):
-            logits = gpt(len(run['chars']), pos_id, keys, values, run['state_dict'], config)
-            if not all(math.isfinite(x) for x in weights + [l.data for l in logits]):
+            logits = [l.data for l in gpt(len(run['chars']), pos_id, keys, values,
+                                          run['state_dict'], config)]
+            if not all(math.isfinite(x * x) for x in (weights if pos_id == 0 else []) + logits):
                 diverged('the weights no longer give finite scores: training diverged', config)
-            if not all(math.isfinite(p.data) for p in softmax([l / config.temperature
+            if not all(math.isfinite(p.data) for p in softmax([Value(l) / config.temperature
                                                                for l in logits])):
                 fail(f'--temperature={config.temperature} is so small that the scores '
                      f'overflow; try one nearer 1')
@@ -731,11 +734,15 @@ def print_samples(run, docs, held_out, config):  # with --report, known ones are
         print(f"of {len(shown)} samples, {shown.count('  (in the training set)')} are in the "
               f"training set, {shown.count('  (held out)')} are held out, {shown.count('')} are new")
 
-def op_pairs(op, h):
-    """(backward's derivative, the difference quotient) of an operation of Value at
-    inputs on both sides of 0, with Values and plain numbers; None if no operation."""
+def relative(a, b, scale=0.0):  # how far two derivatives disagree, for their size
+    return abs(a - b) / max(abs(a), abs(b), scale) if a != b else 0.0
+
+def op_errors(op, h=1e-6):
+    """The relative errors of backward() against difference quotients for an
+    operation of Value, at inputs on both sides of 0, with a Value or a plain number
+    as the other operand; None if it is a method, not an operation."""
     unary = op.__code__.co_argcount - len(op.__defaults__ or ()) == 1
-    points, pairs = (-1.5, -0.6, 0.4, 0.9, 1.7), []
+    points, errors = (-1.5, -0.6, 0.4, 0.9, 1.7), []
     for x in points:
         for other in [()] if unary else [(Value(y),) for y in points] + [
                 (c,) for c in (-2, -1, -0.5, 0.5, 1.5, 2, 3)]:  # powers take these
@@ -745,46 +752,54 @@ def op_pairs(op, h):
             try:
                 out = op(*args)
                 if not isinstance(out, Value):
-                    return None  # a method, not an operation
+                    return None
                 out.backward()
-                pairs += [(a.grad, (at(i, h) - at(i, -h)) / (2 * h))
-                          for i, a in enumerate(args) if isinstance(a, Value)]
+                errors += [relative(a.grad, (at(i, h) - at(i, -h)) / (2 * h))
+                           for i, a in enumerate(args) if isinstance(a, Value)]
             except (TypeError, ValueError, ZeroDivisionError, OverflowError):
                 pass  # a Value where it takes a plain number (a ** k), or outside its domain
-    return pairs
+    return errors
 
-def gradcheck(docs, chars, state_dict, config, tolerance=1e-6, h=1e-6):
+def slope(loss, weights, direction, h):  # loss()'s difference quotient along direction
+    start, sides = [p.data for p in weights], []
+    for shift in (h, -h):
+        for p, x, d in zip(weights, start, direction):
+            p.data = x + shift * d
+        sides.append(loss().data)
+    for p, x in zip(weights, start):
+        p.data = x
+    return (sides[0] - sides[1]) / (2 * h)
+
+def gradcheck(docs, chars, state_dict, config, tolerance=1e-6):
     """--gradcheck: backward() against central differences, for every operation of
     Value (found in the class, so a new one is checked too) and for the model's loss
     along a random direction in each matrix. Returns the exit status."""
     print(f'gradcheck: the largest relative error of backward() against central '
           f'differences, which must be below {tolerance:g}')
     wrong = []
-    def report(what, pairs):  # nothing to compare is no agreement
-        error = max([abs(a - b) / max(abs(a), abs(b)) if a != b else 0.0 for a, b in pairs]
-                    or [math.inf])
-        print(f'{what:<28} {error:.1e}' + ('' if error < tolerance else '  WRONG'))
+    def report(what, errors):  # nothing compared is no agreement
+        error = max(errors or [math.inf])
+        print(f'{error:7.1e}  {"ok" if error < tolerance else "WRONG":5}  {what}')
         wrong.extend([] if error < tolerance else [what])
     for name, op in vars(Value).items():
-        pairs = op_pairs(op, h) if callable(op) and name not in ('__init__', '__repr__',
-                                                                 'backward') else None
-        if pairs is not None:
-            report(f'Value.{name}', pairs)
+        errors = op_errors(op) if callable(op) and name not in ('__init__', '__repr__',
+                                                                'backward') else None
+        if errors is not None:
+            report(f'Value.{name}', errors)
     few = [encode(doc, chars) for doc in docs[:3]]
     loss = lambda: total([doc_loss(tokens, state_dict, config) for tokens in few])
     loss().backward()
     rng = random.Random(0)  # its own generator: the run's is left alone
     for name, mat in state_dict.items():
         weights = [p for row in mat for p in row]
-        direction, start, sides = [rng.choice((-1, 1)) for _ in weights], [p.data for p in weights], []
-        for shift in (h, -h):
-            for p, x, d in zip(weights, start, direction):
-                p.data = x + shift * d
-            sides.append(loss().data)
-        for p, x in zip(weights, start):
-            p.data = x
+        direction = [rng.choice((-1, 1)) for _ in weights]
         along = math.fsum(p.grad * d for p, d in zip(weights, direction))
-        report(f'loss along {name}', [(along, (sides[0] - sides[1]) / (2 * h))])
+        size = math.sqrt(math.fsum(p.grad * p.grad for p in weights))  # along's usual size
+        for h in (1e-6, 1e-5, 1e-7):  # another step, if this one crossed a kink of relu
+            error = relative(along, slope(loss, weights, direction, h), size)
+            if error < tolerance:
+                break
+        report(f'loss along {name}', [error])
     print('all agree' if not wrong else 'disagree: ' + ', '.join(wrong))
     return 1 if wrong else 0
 
