@@ -391,7 +391,7 @@ def read_dataset(config, saved):
     if config.input == DEFAULT_INPUT and not os.path.exists(DEFAULT_INPUT):
         download_names(DEFAULT_INPUT)
     docs = read_docs(config.input)
-    dataset = {'path': os.path.abspath(config.input), 'num_docs': len(docs), 'sha256': None}
+    dataset = {'path': os.path.abspath(config.input), 'num_docs': None, 'sha256': None}
     if saved or config.save:
         dataset['sha256'] = fingerprint(docs)
     if saved and dataset['sha256'] != saved['dataset']['sha256']:
@@ -399,11 +399,14 @@ def read_dataset(config, saved):
              f"({saved['dataset']['path']}); pass those as --input")
     if saved and saved['chars'] != build_vocab(docs):
         fail(f'--load {config.load} is not usable: its vocabulary is not that of its dataset')
-    if config.holdout >= len(docs):
-        fail(f'--holdout={config.holdout} leaves nothing to train on: {config.input} holds '
-             f'{len(docs)} documents; hold out fewer')
     shuffle(docs, config.seed)
-    return docs[config.holdout:], docs[:config.holdout], dataset
+    held_out, kept_out = docs[:config.holdout], set(docs[:config.holdout])
+    docs = [doc for doc in docs[config.holdout:] if doc not in kept_out]  # nor a copy of one
+    if not docs:
+        fail(f'--holdout={config.holdout} leaves nothing to train on: {config.input} holds '
+             f'{len(held_out)} documents or copies of them; hold out fewer')
+    dataset['num_docs'] = len(docs)
+    return docs, held_out, dataset
 
 def fingerprint(docs):  # enough of a dataset to know it again
     import hashlib  # only here, as below: it would cost every run 3 MB of memory
@@ -535,7 +538,7 @@ def rebuild(ck):
          and list(vocab) == sorted(set(vocab)), 'its vocab is not distinct printable characters, sorted')
     need(isinstance(dataset, dict) and set(dataset) == {'path', 'num_docs', 'sha256'}
          and isinstance(dataset['path'], str) and isinstance(dataset['sha256'], str)
-         and type(dataset['num_docs']) is int and dataset['num_docs'] > settings['holdout'],
+         and type(dataset['num_docs']) is int and dataset['num_docs'] > 0,
          'its dataset is not described')
     config = SimpleNamespace(**{**vars(globals()['settings']), **settings})
     shapes = init_state_dict(len(vocab) + 1, config, matrix=no_weights)
@@ -662,7 +665,7 @@ def train_run(docs, held_out, run, config):
     """train() with its progress line, the held-out loss at each tenth, and on Ctrl-C
     with --save the last finished step saved (the signal may land in mid-update)."""
     kept = checkpoint(run, config) if config.save else None
-    window = max(1, config.num_steps // 10)
+    window = max(1, -(-config.num_steps // 10))  # a tenth of the run, as --report's curve
     try:
         for step, loss in train(docs, run['chars'], run['state_dict'], run['m'], run['v'],
                                 config, run['step']):
@@ -689,7 +692,7 @@ def train_run(docs, held_out, run, config):
             pass
         interrupted(e, f"; step {kept['step']} of {config.num_steps} is saved in "
                        f"{config.save}; go on with: {resume_command(config)}")
-    if held_out:
+    if held_out and run['losses']:
         print('\n' + losses_line(run, held_out, window, config), end='')
 
 def check_scores(run, config):
@@ -722,8 +725,8 @@ def print_curve(losses):  # --report: the trend shows through each document's no
         print(f'\nsteps {i + 1:4d} - {min(i + size, len(losses)):4d} | {mean:.4f} {bar}', end='')
 
 def print_samples(run, docs, held_out, config):  # with --report, known ones are marked
-    marks = {**{doc: '  (in the training set)' for doc in docs},
-             **{doc: '  (held out)' for doc in held_out}} if config.report else {}
+    marks = {**{doc: '  (held out)' for doc in held_out},
+             **{doc: '  (in the training set)' for doc in docs}} if config.report else {}
     print("\n--- inference (new, hallucinated names) ---")
     shown = []
     for sample_idx in range(config.num_samples):
@@ -820,7 +823,7 @@ def main(argv=()):
         run = dict(saved, dataset=dataset)
     else:
         run = new_run(config, chars, dataset)
-    print(f"num docs: {dataset['num_docs'] - config.holdout}"
+    print(f"num docs: {dataset['num_docs']}"
           + (f' ({config.holdout} more held out)' if config.holdout else ''))
     print(f"vocab size: {len(chars) + 1}\nnum params: {len(parameters(run['state_dict']))}")
     if config.gradcheck:

@@ -1,0 +1,548 @@
+"""The learner's instruments: --gradcheck, --holdout and --report. Each is run
+as a user runs it, in a subprocess on a small model or a tiny dataset, and its
+numbers are recomputed here with the lecture's own functions. The planted slips
+are made in a copy of microgpt.py in a temporary folder: the file itself is
+never touched."""
+import contextlib
+import importlib.util
+import io
+import itertools
+import json
+import math
+import os
+import pathlib
+import random
+import re
+import tempfile
+import unittest
+from types import SimpleNamespace
+from unittest import mock
+
+import microgpt
+from tests.harness import ROOT, SCRIPT, ExactTestCase, run_script
+
+NAMES = os.path.join(ROOT, 'input.txt')
+SMALL = ['--n_embd=8', '--n_head=2', '--block_size=8']
+SMALL_SETTINGS = {'n_embd': 8, 'n_head': 2, 'block_size': 8}
+TWELVE = ['emma', 'olivia', 'ava', 'isabella', 'sophia', 'mia', 'charlotte', 'amelia',
+          'evelyn', 'abigail', 'harper', 'emily']
+# every name of two letters from a, b, c: a model trained briefly draws many of
+# them, so that its samples hit training documents, held-out ones and new ones
+TWO = [a + b for a, b in itertools.product('abc', repeat=2)]
+NOT_OPERATIONS = ('__init__', '__repr__', 'backward')  # callables of Value that make no node
+
+IN_TRAINING, HELD_OUT = '  (in the training set)', '  (held out)'
+SAMPLE = re.compile(r'^sample +(\d+): (.*?)(  \(in the training set\)|  \(held out\))?$')
+COUNT = re.compile(r'^of (\d+) samples, (\d+) are in the training set, (\d+) are held out, '
+                   r'(\d+) are new$')
+# a check line, either way round: "NAME  ERROR[  WRONG]" or "ERROR  ok|WRONG  NAME"
+CHECK = [re.compile(r'^(?P<name>Value\.\S+|loss along \S+) +(?P<error>\S+?)(?P<wrong>  WRONG)?$'),
+         re.compile(r'^ *(?P<error>\S+) +(?:ok|(?P<wrong>WRONG)) +(?P<name>Value\.\S+|loss along \S+)$')]
+CURVE = re.compile(r'^steps +(\d+) - +(\d+) \| (\d+\.\d{4}) (#*)$')
+# the interim line: the brief's wording, and the one of the final line after "step N / T | "
+INTERIM = [re.compile(r'^step +(?P<step>\d+) / +(?P<total>\d+) \| loss (?P<loss>\d+\.\d{4}) '
+                      r'\(mean of the last (?P<window>\d+)\) \| held-out loss (?P<held>\d+\.\d{4}) '
+                      r'\((?P<few>\d+) documents?\)$'),
+           re.compile(r'^step +(?P<step>\d+) / +(?P<total>\d+) \| held-out loss (?P<held>\d+\.\d{4}) '
+                      r'on (?P<few>\d+) documents?; training loss (?P<loss>\d+\.\d{4}) '
+                      r'\(mean of the last (?P<window>\d+) steps?\)$')]
+FINAL = re.compile(r'^held-out loss (\d+\.\d{4}) on (\d+) documents; training loss '
+                   r'(\d+\.\d{4}) \(mean of the last (\d+) steps\)$')
+
+
+def out_lines(result):
+    """stdout as lines, the progress line's carriage returns as line ends."""
+    return result.stdout.decode('utf-8').replace('\r', '\n').splitlines()
+
+
+def interim_lines(lines):
+    """(step, total, training loss, window, held-out loss, documents) of each interim line."""
+    found = []
+    for line in lines:
+        m = next((m for m in (p.match(line) for p in INTERIM) if m), None)
+        if m:
+            found.append((int(m['step']), int(m['total']), m['loss'], int(m['window']), m['held'],
+                          int(m['few'])))
+    return found
+
+
+def held_out_loss(docs, chars, state_dict, config):
+    """The mean loss of documents, a forward pass alone, added up as exactly as math.fsum."""
+    return math.fsum(microgpt.doc_loss(microgpt.encode(doc, chars), state_dict, config).data
+                     for doc in docs) / len(docs)
+
+
+def operations(value_class=microgpt.Value):
+    """The gradcheck lines of the operations, found in the class as a student would add them."""
+    return [f'Value.{name}' for name, member in vars(value_class).items()
+            if callable(member) and name not in NOT_OPERATIONS]
+
+
+def config_of(**changes):
+    return SimpleNamespace(**{**vars(microgpt.settings), **changes})
+
+
+def matrices(**changes):
+    """The gradcheck lines of the model: one per matrix of init_state_dict."""
+    return [f'loss along {name}' for name in microgpt.init_state_dict(27, config_of(**changes))]
+
+
+def shuffled(docs, seed=42):
+    docs = list(docs)
+    microgpt.shuffle(docs, seed)
+    return docs
+
+
+def f4(x):
+    return f'{x:.4f}'
+
+
+class InstrumentTestCase(ExactTestCase):
+    def setUp(self):
+        random.seed(42)
+        tmp = tempfile.TemporaryDirectory()
+        self.addCleanup(tmp.cleanup)
+        self.tmp = pathlib.Path(tmp.name)
+
+    def dataset(self, docs, name='data.txt'):
+        path = self.tmp / name
+        path.write_text(''.join(doc + '\n' for doc in docs), encoding='utf-8')
+        return str(path)
+
+    def run_ok(self, *args, script=SCRIPT, status=0):
+        result = run_script(*args, script=script, cwd=str(self.tmp), timeout=120)
+        self.assertEqual(result.returncode, status, result.stderr.decode('utf-8', 'replace'))
+        return result
+
+    def assertRefused(self, args, *words):
+        """One line on stderr naming the problem, exit status 2, nothing on stdout."""
+        result = run_script(*args, cwd=str(self.tmp), timeout=120)
+        lines = result.stderr.decode('utf-8').splitlines()
+        self.assertEqual(result.returncode, 2, lines)
+        self.assertEqual(len(lines), 1, lines)
+        self.assertEqual(result.stdout, b'')
+        for word in words:
+            self.assertIn(word, lines[0])
+
+    def samples(self, lines):
+        """(text, mark) of each sample line, and the numbers of the count line (or None)."""
+        found = [SAMPLE.match(line) for line in lines if line.startswith('sample ')]
+        self.assertTrue(all(found), lines)
+        counts = [COUNT.match(line) for line in lines if COUNT.match(line)]
+        self.assertLessEqual(len(counts), 1, lines)
+        return ([(m.group(2), m.group(3) or '') for m in found],
+                tuple(map(int, counts[0].groups())) if counts else None)
+
+    def assertMarked(self, lines, training, held_out):
+        """Each sample marked by what it is, and the count line adding up. Returns the marks."""
+        samples, counts = self.samples(lines)
+        for text, mark in samples:
+            want = IN_TRAINING if text in training else HELD_OUT if text in held_out else ''
+            self.assertEqual(mark, want, f'the mark of the sample {text!r}')
+        marks = [mark for _, mark in samples]
+        self.assertEqual(counts, (len(samples), marks.count(IN_TRAINING), marks.count(HELD_OUT),
+                                  marks.count('')))
+        self.assertEqual(sum(counts[1:]), counts[0])
+        return marks
+
+    def curve(self, lines):
+        """The header of the loss curve and its lines as (first, last, mean, bar)."""
+        start = [i for i, line in enumerate(lines) if line.startswith('--- loss curve')]
+        self.assertEqual(len(start), 1, lines)
+        rows = []
+        for line in lines[start[0] + 1:]:
+            m = CURVE.match(line)
+            if not m:
+                break
+            rows.append((int(m.group(1)), int(m.group(2)), m.group(3), len(m.group(4))))
+        return lines[start[0]], rows
+
+    def checks(self, result):
+        """The tolerance stated, and (name, error, marked WRONG) of each check line."""
+        lines = out_lines(result)
+        first = [line for line in lines if line.startswith('gradcheck:')]
+        self.assertEqual(len(first), 1, lines)
+        tolerance = float(re.search(r'must be below (\S+)$', first[0]).group(1))
+        body = lines[lines.index(first[0]) + 1:-1]
+        found = [next((m for m in (p.match(line) for p in CHECK) if m), None) for line in body]
+        self.assertTrue(all(found), body)
+        return tolerance, [(m['name'], float(m['error']), bool(m['wrong'])) for m in found], lines
+
+    def assertAgrees(self, result, names):
+        self.assertEqual(result.returncode, 0, result.stdout.decode() + result.stderr.decode())
+        tolerance, checks, lines = self.checks(result)
+        self.assertEqual(lines[-1], 'all agree')
+        self.assertEqual([name for name, _, _ in checks], names)
+        for name, error, wrong in checks:
+            self.assertFalse(wrong, name)
+            self.assertLess(error, tolerance, name)
+        self.assertFalse([line for line in lines if line.startswith(('step', 'sample'))])
+        self.assertNotIn('--- inference', '\n'.join(lines))
+
+
+class Gradcheck(InstrumentTestCase):
+    def test_the_default_model_agrees_and_nothing_is_trained_sampled_or_written(self):
+        result = self.run_ok('--gradcheck')
+        self.assertAgrees(result, operations() + matrices())
+        self.assertEqual(list(self.tmp.iterdir()), [])  # its working folder stays empty
+
+    def test_a_model_of_two_layers_agrees(self):
+        result = self.run_ok('--gradcheck', '--n_layer=2')
+        self.assertAgrees(result, operations() + matrices(n_layer=2))
+        self.assertIn('loss along layer1.mlp_fc2', matrices(n_layer=2))
+
+    def test_a_trained_checkpoint_agrees_and_stays_as_it_was(self):
+        data = self.dataset(TWELVE)
+        self.run_ok('--input=' + data, *SMALL, '--num_steps=50', '--num_samples=0',
+                    '--save=ck.json')
+        before = (self.tmp / 'ck.json').read_bytes()
+        result = self.run_ok('--load=ck.json', '--gradcheck')
+        self.assertAgrees(result, operations() + matrices(**SMALL_SETTINGS))
+        result = self.run_ok('--load=ck.json', '--gradcheck', '--save=other.json')
+        self.assertAgrees(result, operations() + matrices(**SMALL_SETTINGS))
+        self.assertEqual((self.tmp / 'ck.json').read_bytes(), before)
+        self.assertEqual(sorted(p.name for p in self.tmp.iterdir()), ['ck.json', 'data.txt'])
+
+    def test_correct_code_agrees_whatever_the_seed(self):
+        # backward() is right for every seed: a check that says otherwise is a false alarm.
+        # These once read WRONG: a directional derivative that cancels to near 0 (the
+        # difference quotient's rounding then looms large), and a relu input within a
+        # step of 0 (seed 2 on two layers: the quotient crosses the kink)
+        for options in (['--seed=3'], ['--seed=1', *SMALL], ['--seed=2', *SMALL],
+                        ['--seed=4', *SMALL], ['--seed=6', *SMALL], ['--seed=2', '--n_layer=2']):
+            with self.subTest(options=options):
+                result = run_script('--gradcheck', *options, cwd=str(self.tmp), timeout=120)
+                self.assertEqual(out_lines(result)[-1], 'all agree')
+                self.assertEqual(result.returncode, 0)
+
+
+class PlantedSlips(InstrumentTestCase):
+    """Each slip, planted in a copy of the file, is found by --gradcheck and named."""
+    RELU = 'float(self.data > 0)'
+    TANH = '    def tanh(self): t = math.tanh(self.data); return Value(t, (self,), ({},))\n'
+
+    def planted(self, old, new):
+        text = pathlib.Path(SCRIPT).read_text(encoding='utf-8')
+        self.assertEqual(text.count(old), 1, f'the slip cannot be planted: {old!r} is not '
+                         f'in microgpt.py once; the code moved, so move the test with it')
+        copy = self.tmp / 'microgpt.py'
+        copy.write_text(text.replace(old, new), encoding='utf-8')
+        self.assertNotEqual(copy.read_text(encoding='utf-8'), text)
+        return str(copy)
+
+    def gradcheck(self, script):
+        return run_script('--gradcheck', '--input=' + NAMES, script=script, cwd=str(self.tmp),
+                          timeout=120)
+
+    def assertCaught(self, script, culprits, innocent=None):
+        """Exit 1, each culprit's line marked WRONG and named in the last line, which
+        names exactly the lines marked; and the innocent (all others, by default) pass."""
+        result = self.gradcheck(script)
+        output = result.stdout.decode() + result.stderr.decode()
+        self.assertEqual(result.returncode, 1, output)
+        tolerance, checks, lines = self.checks(result)
+        self.assertTrue(lines[-1].startswith('disagree: '), lines[-1])
+        named = lines[-1][len('disagree: '):].split(', ')
+        marked = {name: wrong for name, _, wrong in checks}
+        self.assertEqual(named, [name for name, _, wrong in checks if wrong])
+        for name, error, wrong in checks:
+            self.assertEqual(wrong, not error < tolerance, name)
+        for culprit in culprits:
+            self.assertIn(culprit, named, output)
+            self.assertTrue(marked[culprit], culprit)
+        innocent = [name for name in marked if name not in culprits] if innocent is None \
+            else innocent
+        for name in innocent:
+            self.assertIn(name, marked)
+            self.assertFalse(marked[name], f'{name} is marked WRONG:\n{output}')
+        return named
+
+    def test_the_unchanged_copy_agrees(self):  # the control of every test below
+        copy = self.tmp / 'microgpt.py'
+        copy.write_bytes(pathlib.Path(SCRIPT).read_bytes())
+        result = self.gradcheck(str(copy))
+        self.assertEqual(result.returncode, 0, result.stdout.decode())
+        self.assertEqual(out_lines(result)[-1], 'all agree')
+
+    def test_mul_with_its_derivatives_swapped(self):
+        script = self.planted('(self, other), (other.data, self.data))',
+                              '(self, other), (self.data, other.data))')
+        self.assertCaught(script, ['Value.__mul__'],
+                          ['Value.__add__', 'Value.__pow__', 'Value.log', 'Value.exp', 'Value.relu'])
+
+    def test_a_wrong_derivative_of_exp(self):  # one part in a thousand is enough
+        script = self.planted('(math.exp(self.data),)', '(math.exp(self.data) * 1.001,)')
+        self.assertCaught(script, ['Value.exp'],
+                          ['Value.__add__', 'Value.__mul__', 'Value.__pow__', 'Value.log',
+                           'Value.relu'])
+
+    def test_a_wrong_derivative_of_log(self):
+        script = self.planted('(1 / self.data,)', '(-1 / self.data,)')
+        self.assertCaught(script, ['Value.log'],
+                          ['Value.__add__', 'Value.__mul__', 'Value.__pow__', 'Value.exp',
+                           'Value.relu'])
+
+    def test_a_new_operation_with_a_wrong_derivative_is_named_though_nothing_uses_it(self):
+        script = self.planted('    def relu(self):', self.TANH.format('1 - t') + '    def relu(self):')
+        self.assertEqual(self.assertCaught(script, ['Value.tanh']), ['Value.tanh'])
+
+    def test_a_new_operation_with_the_right_derivative_agrees(self):
+        script = self.planted('    def relu(self):', self.TANH.format('1 - t * t') + '    def relu(self):')
+        spec = importlib.util.spec_from_file_location('microgpt_with_tanh', script)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        self.assertIn('Value.tanh', operations(module.Value))
+        result = self.gradcheck(script)
+        self.assertEqual(result.returncode, 0, result.stdout.decode())
+        self.assertAgrees(result, operations(module.Value) + matrices())
+
+    def test_a_path_cut_from_the_graph_after_attention(self):
+        residual = '        x = [a + b for a, b in zip(x, x_residual)]\n        # 2) MLP'
+        script = self.planted(residual, residual.replace(
+            '\n', '\n        x = [Value(xi.data) for xi in x]\n', 1))
+        upstream = ['wte', 'wpe', 'layer0.attn_wq', 'layer0.attn_wk', 'layer0.attn_wv',
+                    'layer0.attn_wo']
+        named = self.assertCaught(script, [f'loss along {name}' for name in upstream])
+        self.assertFalse([name for name in named if name.startswith('Value.')])
+
+    def test_a_path_cut_from_the_graph_at_the_keys(self):
+        values = "    v = linear(x, state_dict[f'layer{li}.attn_wv'])\n"
+        script = self.planted(values, values + '    k = [Value(ki.data) for ki in k]\n')
+        # the matrices before the keys miss the keys' share of their gradient; the others
+        # get all of theirs
+        self.assertCaught(script, ['loss along layer0.attn_wk'],
+                          operations() + ['loss along lm_head', 'loss along layer0.attn_wq',
+                                          'loss along layer0.attn_wv', 'loss along layer0.attn_wo',
+                                          'loss along layer0.mlp_fc1', 'loss along layer0.mlp_fc2'])
+
+    def test_a_wrong_derivative_of_pow(self):
+        script = self.planted('(k * math.pow(self.data, k - 1),)', '(k * math.pow(self.data, k),)')
+        self.assertCaught(script, ['Value.__pow__'],
+                          ['Value.__add__', 'Value.__mul__', 'Value.log', 'Value.exp', 'Value.relu'])
+
+    def test_a_wrong_derivative_of_relu_for_negative_inputs(self):
+        for wrong in ('float(self.data < 0)', 'float(self.data > -1)'):  # the second: only in (-1, 0]
+            with self.subTest(relu=wrong):
+                script = self.planted(self.RELU, wrong)
+                self.assertCaught(script, ['Value.relu'],
+                                  ['Value.__add__', 'Value.__mul__', 'Value.__pow__', 'Value.log',
+                                   'Value.exp'])
+
+
+class Holdout(InstrumentTestCase):
+    def test_the_held_out_documents_are_never_trained_on(self):
+        # 20 steps on 8 documents: the run goes round its documents more than twice, and
+        # its every loss and weight is that of training on the 8 alone
+        data, holdout, num_steps = self.dataset(TWELVE), 4, 20
+        result = self.run_ok('--input=' + data, *SMALL, f'--num_steps={num_steps}',
+                             f'--holdout={holdout}', '--num_samples=0', '--save=ck.json')
+        lines = out_lines(result)
+        self.assertEqual(lines[0], 'num docs: 8 (4 more held out)')
+        ck = json.loads((self.tmp / 'ck.json').read_text(encoding='utf-8'))
+        self.assertEqual(ck['settings']['holdout'], holdout)
+
+        docs = shuffled(TWELVE)
+        held_out, training = docs[:holdout], docs[holdout:]
+        chars = microgpt.build_vocab(docs)
+        config = config_of(num_steps=num_steps, **SMALL_SETTINGS)
+        state_dict = microgpt.init_state_dict(len(chars) + 1, config)
+        m, v = microgpt.init_adam(microgpt.parameters(state_dict))
+        window = max(1, num_steps // 10)
+        losses, interim = [], []
+        for step, loss in microgpt.train(training, chars, state_dict, m, v, config):
+            losses.append(loss)
+            if (step + 1) % window == 0 and step + 1 < num_steps:
+                few = held_out[:max(1, window // 5)]
+                interim.append((step + 1, f4(math.fsum(losses[-window:]) / window), window,
+                                f4(held_out_loss(few, chars, state_dict, config)), len(few)))
+        self.assertSame(ck['losses'], losses, 'the losses of training')
+        self.assertSame([x for mat in ck['state_dict'].values() for row in mat for x in row],
+                        [p.data for p in microgpt.parameters(state_dict)], 'the weights')
+
+        got = interim_lines(lines)
+        self.assertEqual(len(got), 9)  # at each tenth of the run but the last
+        self.assertEqual([(s, loss, w, held, n) for s, _, loss, w, held, n in got], interim)
+        self.assertTrue(all(total == num_steps for _, total, *_ in got))
+        final = [FINAL.match(line) for line in lines if line.startswith('held-out loss')]
+        self.assertEqual(len(final), 1, lines)
+        self.assertEqual(final[0].groups(),
+                         (f4(held_out_loss(held_out, chars, state_dict, config)), str(holdout),
+                          f4(math.fsum(losses[-window:]) / window), str(window)))
+
+    def test_a_held_out_document_has_no_copy_in_training(self):
+        # the names list holds a name more than once (32033 lines, 29494 names): a
+        # held-out document with a copy among the training documents is trained on
+        docs = TWELVE + TWELVE[:6]
+        config = SimpleNamespace(input=self.dataset(docs), holdout=6, seed=42, save=None,
+                                 load=None, train=True, report=False, gradcheck=False)
+        training, held_out, _ = microgpt.read_dataset(config, None)
+        self.assertEqual(sorted(set(held_out) & set(training)), [],
+                         'held-out documents that are trained on')
+
+    def test_a_holdout_that_leaves_nothing_to_train_on_is_refused(self):
+        data = self.dataset(TWELVE)
+        for n in (12, 13, 100):
+            with self.subTest(holdout=n):
+                self.assertRefused(['--input=' + data, *SMALL, '--num_steps=1', f'--holdout={n}'],
+                                   '--holdout', str(n))
+        self.run_ok('--input=' + data, *SMALL, '--num_steps=1', '--holdout=11', '--num_samples=0')
+
+    def test_holdout_with_load_is_refused(self):
+        data = self.dataset(TWELVE)
+        self.run_ok('--input=' + data, *SMALL, '--num_steps=2', '--holdout=2', '--num_samples=0',
+                    '--save=ck.json')
+        for n in (2, 0, 3):
+            with self.subTest(holdout=n):
+                self.assertRefused(['--load=ck.json', f'--holdout={n}'], '--holdout')
+                self.assertRefused(['--load=ck.json', f'--holdout={n}', '--num_steps=0'], '--holdout')
+
+    def test_a_resumed_run_keeps_its_held_out_documents(self):
+        data, holdout = self.dataset(TWO), 3
+        self.run_ok('--input=' + data, *SMALL, '--num_steps=30', f'--holdout={holdout}',
+                    '--num_samples=0', '--save=first.json')
+        # the run as if it had been stopped at step 30 of 60
+        ck = json.loads((self.tmp / 'first.json').read_text(encoding='utf-8'))
+        self.assertEqual((ck['step'], ck['settings']['holdout']), (30, holdout))
+        ck['settings']['num_steps'] = 60
+        (self.tmp / 'stopped.json').write_text(json.dumps(ck), encoding='utf-8')
+        # --seed with --load draws other samples; the documents keep the checkpoint's order
+        result = self.run_ok('--load=stopped.json', '--save=done.json', '--report',
+                             '--num_samples=40', '--temperature=1', '--seed=7')
+        lines = out_lines(result)
+        self.assertEqual(lines[0], 'num docs: 6 (3 more held out)')
+        self.assertEqual([step for step, *_ in interim_lines(lines)], [36, 42, 48, 54])
+        docs = shuffled(TWO)
+        held_out, training = docs[:holdout], docs[holdout:]
+        done = microgpt.read_checkpoint(str(self.tmp / 'done.json'))
+        self.assertEqual(done['settings']['holdout'], holdout)
+        config = config_of(num_steps=60, **SMALL_SETTINGS)
+        final = [FINAL.match(line) for line in lines if line.startswith('held-out loss')]
+        self.assertEqual(len(final), 1, lines)
+        self.assertEqual(final[0].group(1),
+                         f4(held_out_loss(held_out, done['chars'], done['state_dict'], config)))
+        marks = self.assertMarked(lines, training, held_out)
+        self.assertIn(HELD_OUT, marks)  # the case is made: a held-out document is drawn
+        # the finished run, only sampled: the same samples with the same marks, the same curve
+        again = out_lines(self.run_ok('--load=done.json', '--num_steps=0', '--report',
+                                      '--num_samples=40', '--temperature=1', '--seed=7'))
+        self.assertEqual(again[0], 'num docs: 6 (3 more held out)')
+        self.assertEqual(self.samples(again), self.samples(lines))
+        self.assertEqual(self.curve(again), self.curve(lines))
+
+
+class Report(InstrumentTestCase):
+    def test_the_curve_is_the_mean_loss_of_each_tenth_of_the_steps(self):
+        data = self.dataset(TWELVE)
+        for num_steps in (30, 25, 7):
+            with self.subTest(num_steps=num_steps):
+                name = f'ck{num_steps}.json'
+                result = self.run_ok('--input=' + data, *SMALL, f'--num_steps={num_steps}',
+                                     '--num_samples=3', '--report', '--save=' + name)
+                losses = json.loads((self.tmp / name).read_text(encoding='utf-8'))['losses']
+                self.assertEqual(len(losses), num_steps)
+                size = math.ceil(len(losses) / 10)
+                windows = [(i, losses[i:i + size]) for i in range(0, len(losses), size)]
+                means = [math.fsum(w) / len(w) for _, w in windows]
+                want = [(i + 1, i + len(w), f4(mean), round(40 * mean / max(means)))
+                        for (i, w), mean in zip(windows, means)]
+                header, rows = self.curve(out_lines(result))
+                self.assertEqual(header, f'--- loss curve: the mean loss of each {size} steps ---')
+                self.assertEqual(rows, want)
+                self.assertLessEqual(len(rows), 10)
+                self.assertGreaterEqual(len(rows), min(7, num_steps))
+                # from the checkpoint, only sampled: the same curve
+                loaded = self.run_ok('--load=' + name, '--num_steps=0', '--report', '--num_samples=3')
+                self.assertEqual(self.curve(out_lines(loaded)), (header, rows))
+
+    def test_the_curve_comes_between_training_and_sampling(self):
+        data = self.dataset(TWELVE)
+        lines = out_lines(self.run_ok('--input=' + data, *SMALL, '--num_steps=10', '--holdout=2',
+                                      '--num_samples=2', '--report'))
+        order = [i for i, line in enumerate(lines) if line.startswith(
+            ('held-out loss', '--- loss curve', '--- inference', 'of 2 samples'))]
+        self.assertEqual([lines[i].split()[0] for i in order], ['held-out', '---', '---', 'of'])
+        self.assertTrue(lines[order[1]].startswith('--- loss curve'))
+
+    def test_samples_that_are_training_documents_are_marked(self):
+        data = self.dataset(TWO)
+        lines = out_lines(self.run_ok('--input=' + data, *SMALL, '--num_steps=30',
+                                      '--num_samples=30', '--temperature=1', '--report'))
+        marks = self.assertMarked(lines, TWO, [])
+        self.assertEqual(len(marks), 30)
+        self.assertIn(IN_TRAINING, marks)
+        self.assertIn('', marks)  # and new ones, unmarked
+        self.assertNotIn(HELD_OUT, marks)
+
+    def test_a_held_out_sample_is_marked_held_out(self):
+        data = self.dataset(TWO)
+        lines = out_lines(self.run_ok('--input=' + data, *SMALL, '--num_steps=30', '--holdout=3',
+                                      '--num_samples=30', '--temperature=1', '--report'))
+        docs = shuffled(TWO)
+        marks = self.assertMarked(lines, docs[3:], docs[:3])
+        self.assertEqual(len(marks), 30)
+        self.assertIn(HELD_OUT, marks)
+        self.assertIn(IN_TRAINING, marks)
+
+    def print_samples(self, drawn, docs, held_out, report=True):
+        config = SimpleNamespace(report=report, num_samples=len(drawn))
+        out = io.StringIO()
+        with mock.patch.object(microgpt, 'sample', side_effect=list(drawn)), \
+                contextlib.redirect_stdout(out):
+            microgpt.print_samples({'state_dict': None, 'chars': None}, docs, held_out, config)
+        return out.getvalue().lstrip('\n').splitlines()
+
+    def test_print_samples_marks_and_counts(self):
+        lines = self.print_samples(['ann', 'bob', 'zed', 'cat', ''], ['ann', 'cat'], ['bob'])
+        self.assertEqual(lines, ['--- inference (new, hallucinated names) ---',
+                                 'sample  1: ann  (in the training set)',
+                                 'sample  2: bob  (held out)',
+                                 'sample  3: zed',
+                                 'sample  4: cat  (in the training set)',
+                                 'sample  5: ',
+                                 'of 5 samples, 2 are in the training set, 1 are held out, 2 are new'])
+        plain = self.print_samples(['ann', 'bob', 'zed'], ['ann', 'cat'], ['bob'], report=False)
+        self.assertEqual(plain, ['--- inference (new, hallucinated names) ---',
+                                 'sample  1: ann', 'sample  2: bob', 'sample  3: zed'])
+
+    def test_a_sample_that_was_trained_on_is_not_called_held_out(self):
+        # a document both held out and trained on (a name the dataset holds twice): the
+        # model has seen it, and "held out" would count it as a sign of generalising
+        lines = self.print_samples(['ann'], ['ann', 'cat'], ['ann'])
+        self.assertEqual(lines[1], 'sample  1: ann  (in the training set)')
+
+
+class WithoutTheInstruments(InstrumentTestCase):
+    NEW = ('held-out', 'held out', 'loss curve', '(in the training set)', 'gradcheck',
+           'all agree', 'disagree')
+
+    def assertPlain(self, lines):
+        text = '\n'.join(lines)
+        for word in self.NEW:
+            self.assertNotIn(word, text)
+        self.assertFalse([line for line in lines if re.match(r'^of \d+ samples', line)])
+
+    def test_no_new_line_without_the_options(self):
+        data = self.dataset(TWO)  # samples that are training documents: no mark appears
+        for extra in ([], ['--holdout=0']):
+            with self.subTest(extra=extra):
+                lines = out_lines(self.run_ok('--input=' + data, *SMALL, '--num_steps=30',
+                                              '--num_samples=30', '--save=ck.json', *extra))
+                self.assertEqual(lines[0], 'num docs: 9')
+                self.assertPlain(lines)
+                self.assertTrue(set(TWO) & {text for text, _ in self.samples(lines)[0]})
+                (self.tmp / 'ck.json').unlink()
+        self.run_ok('--input=' + data, *SMALL, '--num_steps=30', '--holdout=3', '--num_samples=0',
+                    '--save=held.json')
+        lines = out_lines(self.run_ok('--load=held.json', '--num_steps=0', '--num_samples=30'))
+        self.assertPlain(lines[1:])  # the first line says how many are held out, as always
+        self.assertEqual(lines[0], 'num docs: 6 (3 more held out)')
+
+    def test_the_options_are_in_help(self):
+        result = self.run_ok('--help')
+        text = result.stdout.decode('utf-8')
+        for option in ('--holdout N', '--report', '--gradcheck'):
+            self.assertIn(option, text)
+
+
+if __name__ == '__main__':
+    unittest.main()
