@@ -1,15 +1,24 @@
-"""What the tests share: where things are, how to run the script, and a
-recorder that trains and samples as main() does while keeping every number."""
+"""What the tests share: where things are, how to run the script, the
+lecture's settings with some changed (settings_with), the model's sizes as
+init_state_dict() makes them, a recorder that trains and samples as main()
+does while keeping every number, and the base of the faithful tests
+(FaithfulTestCase), whose failures say that the model's numbers differ from
+the reference program's or the plain oracle's."""
 import os
 import random
 import signal
 import subprocess
 import sys
 import unittest
+from types import SimpleNamespace
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 EXPECTED = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'expected')
 SCRIPT = os.path.join(ROOT, 'microgpt.py')
+PLAIN_SCRIPT = os.path.join(ROOT, 'tests', 'plain_microgpt.py')
+
+sys.path.insert(0, ROOT)  # for a test module run as a script, too
+import microgpt  # noqa: E402
 
 # The slow checks (whole default runs, minutes each) run only when this is set.
 SLOW = os.environ.get('MICROGPT_SLOW') == '1'
@@ -33,33 +42,59 @@ def run_script(*args, script=SCRIPT, cwd=None, env=None, timeout=600, stdout=sub
                           stdin=subprocess.DEVNULL, stdout=stdout, stderr=subprocess.PIPE)
 
 
-def record_run(model, docs, seed=42, n_layer=1, n_embd=16, block_size=16, n_head=4,
-               num_steps=20, learning_rate=0.01, temperature=0.5, num_samples=20, prompt=''):
+def settings_with(**overrides):
+    """The lecture's settings (microgpt.settings) with some of them changed: the
+    `config` every lecture function takes."""
+    unknown = set(overrides) - set(vars(microgpt.settings))
+    if unknown:
+        raise TypeError(f'not settings of the lecture: {sorted(unknown)}')
+    return SimpleNamespace(**{**vars(microgpt.settings), **overrides})
+
+
+def model_shapes(vocab_size, config):
+    """(name, rows, columns) of each matrix that init_state_dict() makes for a
+    vocabulary size and settings, found without drawing a weight."""
+    empty = lambda nout, nin, std=None: [range(nin)] * nout  # noqa: E731
+    return [(name, len(mat), len(mat[0]) if mat else 0)
+            for name, mat in microgpt.init_state_dict(vocab_size, config, matrix=empty).items()]
+
+
+def count_weights(vocab_size, config):
+    """How many weights init_state_dict() makes for a vocabulary size and settings."""
+    return sum(rows * cols for _, rows, cols in model_shapes(vocab_size, config))
+
+
+def count_parameters(vocab_size, config):
+    """How many weights parameters() gives training for such a model: those that
+    main() reports as "num params" (the random generator is left as it was)."""
+    state = random.getstate()
+    try:
+        return len(microgpt.parameters(microgpt.init_state_dict(vocab_size, config)))
+    finally:
+        random.setstate(state)
+
+
+def record_run(model, docs, num_steps=20, **overrides):
     """Train and sample with the functions of `model` (microgpt or the plain
-    oracle) in the order main() calls them, and keep what main() only prints
-    rounded: the loss and every gradient of each step, the final weights and
-    the samples as token ids."""
+    oracle) in the order main() calls them, on microgpt.settings with
+    `overrides`, and keep what main() only prints rounded: the loss and every
+    gradient of each step, the final weights and the samples."""
+    config = settings_with(num_steps=num_steps, **overrides)
     docs = list(docs)
-    random.seed(seed)
-    random.shuffle(docs)
-    chars = sorted(set(''.join(docs)))
-    stoi = {ch: i for i, ch in enumerate(chars)}
-    BOS = len(chars)
-    state_dict = model.init_state_dict(BOS + 1, n_layer, n_embd, block_size)
-    params = [p for mat in state_dict.values() for row in mat for p in row]
-    m, v = [0.0] * len(params), [0.0] * len(params)
+    model.shuffle(docs, config.seed)
+    chars = model.build_vocab(docs)
+    state_dict = model.init_state_dict(len(chars) + 1, config)
+    params = model.parameters(state_dict)
+    m, v = model.init_adam(params)
     losses, grads = [], []
-    for step in range(num_steps):
-        doc = docs[step % len(docs)]
-        tokens = [BOS] + [stoi[ch] for ch in doc] + [BOS]
-        loss = model.doc_loss(tokens, state_dict, n_layer, n_head, block_size)
+    for step in range(config.num_steps):
+        tokens = model.encode(docs[step % len(docs)], chars)
+        loss = model.doc_loss(tokens, state_dict, config)
         loss.backward()
         losses.append(loss.data)
         grads.append([p.grad for p in params])
-        model.adam_step(params, m, v, step, num_steps, learning_rate)
-    prompt_ids = [stoi[ch] for ch in prompt]
-    samples = [model.sample(state_dict, n_layer, n_head, block_size, BOS, temperature, prompt_ids)
-               for _ in range(num_samples)]
+        model.adam_step(params, m, v, step, config)
+    samples = [model.sample(state_dict, chars, config) for _ in range(config.num_samples)]
     return {'losses': losses, 'grads': grads, 'weights': [p.data for p in params],
             'samples': samples}
 
@@ -91,6 +126,35 @@ class ExactTestCase(unittest.TestCase):
         self.assertEqual(len(got), len(want), f'{what}: the number of {unit}s')
         for step, (g, w) in enumerate(zip(got, want)):
             self.assertSame(g, w, f'{what} of {unit} {step + 1}')
+
+
+class ModelDiffers(AssertionError):
+    """The failure of a faithful test: its first words say what it means."""
+    whose, against, changed = "the model's", "the reference program's", 'the model'
+
+    def __init__(self, detail=''):
+        super().__init__(f'{self.whose} numbers differ from {self.against}: expected after a '
+                         f'change to {self.changed}; {detail}')
+
+
+class FaithfulTestCase(ExactTestCase):
+    """A test that compares numbers with the reference program's outputs (or
+    with the plain oracle's), bit for bit. After a change to the lecture's model
+    such tests are meant to fail, and only they: every failure of theirs, of any
+    assertion, starts by saying so, then names the first difference.
+
+    A subclass says whose numbers are checked against whose, and what change
+    would explain a difference; the defaults: the model's, against the
+    reference program's, after a change to the model."""
+    whose, against, changed = ModelDiffers.whose, ModelDiffers.against, ModelDiffers.changed
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        cls.failureException = type('ModelDiffers', (ModelDiffers,), {
+            'whose': cls.whose, 'against': cls.against, 'changed': cls.changed})
+
+
+FaithfulTestCase.failureException = ModelDiffers
 
 
 def default_sigint():

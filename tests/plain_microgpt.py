@@ -7,9 +7,11 @@ depth-first search of the reference program. Nothing here is tuned for speed:
 it exists so that the fast microgpt.py can be checked against it on settings
 and datasets for which no stored reference output exists.
 
-It offers the same functions as microgpt.py (init_state_dict, gpt, doc_loss,
-adam_step, sample) and the same command line, so the differential tests and
-the benchmark can drive either one.
+It offers the same functions as the lecture in microgpt.py, with the same
+signatures (shuffle, build_vocab, encode, decode, init_state_dict, parameters,
+kv_cache, gpt, doc_loss, init_adam, adam_step, sample, each taking the settings
+as `config`), and the same command line, so the differential tests and the
+benchmark can drive either one.
 """
 import math
 import os
@@ -18,6 +20,24 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import microgpt  # noqa: E402  (only for its command line and its dataset reader)
+
+
+def shuffle(docs, seed):
+    random.seed(seed)
+    random.shuffle(docs)
+
+
+def build_vocab(docs):
+    return sorted(set(''.join(docs)))
+
+
+def encode(doc, chars):
+    BOS = len(chars)
+    return [BOS] + [chars.index(ch) for ch in doc] + [BOS]
+
+
+def decode(ids, chars):
+    return ''.join(chars[i] for i in ids)
 
 
 class Value:
@@ -86,11 +106,12 @@ def matrix(nout, nin, std=0.08):
     return [[Value(random.gauss(0, std)) for _ in range(nin)] for _ in range(nout)]
 
 
-def init_state_dict(vocab_size, n_layer, n_embd, block_size):
+def init_state_dict(vocab_size, config):
+    n_embd = config.n_embd
     state_dict = {'wte': matrix(vocab_size, n_embd),
-                  'wpe': matrix(block_size, n_embd),
+                  'wpe': matrix(config.block_size, n_embd),
                   'lm_head': matrix(vocab_size, n_embd)}
-    for i in range(n_layer):
+    for i in range(config.n_layer):
         state_dict[f'layer{i}.attn_wq'] = matrix(n_embd, n_embd)
         state_dict[f'layer{i}.attn_wk'] = matrix(n_embd, n_embd)
         state_dict[f'layer{i}.attn_wv'] = matrix(n_embd, n_embd)
@@ -98,6 +119,10 @@ def init_state_dict(vocab_size, n_layer, n_embd, block_size):
         state_dict[f'layer{i}.mlp_fc1'] = matrix(4 * n_embd, n_embd)
         state_dict[f'layer{i}.mlp_fc2'] = matrix(n_embd, 4 * n_embd)
     return state_dict
+
+
+def parameters(state_dict):
+    return [p for mat in state_dict.values() for row in mat for p in row]
 
 
 def linear(x, w):
@@ -117,14 +142,18 @@ def rmsnorm(x):
     return [xi * scale for xi in x]
 
 
-def gpt(token_id, pos_id, keys, values, state_dict, n_head):
-    n_layer = len(keys)
+def kv_cache(config):
+    return [[] for _ in range(config.n_layer)], [[] for _ in range(config.n_layer)]
+
+
+def gpt(token_id, pos_id, keys, values, state_dict, config):
+    n_head = config.n_head
     tok_emb = state_dict['wte'][token_id]
     pos_emb = state_dict['wpe'][pos_id]
     x = [t + p for t, p in zip(tok_emb, pos_emb)]
     x = rmsnorm(x)
     head_dim = len(x) // n_head
-    for li in range(n_layer):
+    for li in range(config.n_layer):
         x_residual = x
         x = rmsnorm(x)
         q = linear(x, state_dict[f'layer{li}.attn_wq'])
@@ -155,21 +184,24 @@ def gpt(token_id, pos_id, keys, values, state_dict, n_head):
     return linear(x, state_dict['lm_head'])
 
 
-def doc_loss(tokens, state_dict, n_layer, n_head, block_size):
-    n = min(block_size, len(tokens) - 1)
-    keys, values = [[] for _ in range(n_layer)], [[] for _ in range(n_layer)]
+def doc_loss(tokens, state_dict, config):
+    n = min(config.block_size, len(tokens) - 1)
+    keys, values = kv_cache(config)
     losses = []
     for pos_id in range(n):
         token_id, target_id = tokens[pos_id], tokens[pos_id + 1]
-        logits = gpt(token_id, pos_id, keys, values, state_dict, n_head)
+        logits = gpt(token_id, pos_id, keys, values, state_dict, config)
         probs = softmax(logits)
         losses.append(-probs[target_id].log())
     return (1 / n) * sum(losses)
 
 
-def adam_step(params, m, v, step, num_steps, learning_rate,
-              beta1=0.85, beta2=0.99, eps_adam=1e-8):
-    lr_t = learning_rate * (1 - step / num_steps)
+def init_adam(params):
+    return [0.0] * len(params), [0.0] * len(params)
+
+
+def adam_step(params, m, v, step, config, beta1=0.85, beta2=0.99, eps_adam=1e-8):
+    lr_t = config.learning_rate * (1 - step / config.num_steps)
     for i, p in enumerate(params):
         m[i] = beta1 * m[i] + (1 - beta1) * p.grad
         v[i] = beta2 * v[i] + (1 - beta2) * math.pow(p.grad, 2)
@@ -179,55 +211,48 @@ def adam_step(params, m, v, step, num_steps, learning_rate,
         p.grad = 0
 
 
-def sample(state_dict, n_layer, n_head, block_size, BOS, temperature, prompt=()):
+def sample(state_dict, chars, config):
+    BOS = len(chars)
     vocab_size = BOS + 1
-    keys, values = [[] for _ in range(n_layer)], [[] for _ in range(n_layer)]
+    keys, values = kv_cache(config)
     token_id = BOS
     out = []
-    for pos_id in range(block_size):
-        logits = gpt(token_id, pos_id, keys, values, state_dict, n_head)
-        probs = softmax([l / temperature for l in logits])
-        if pos_id < len(prompt):
+    for pos_id in range(config.block_size):
+        logits = gpt(token_id, pos_id, keys, values, state_dict, config)
+        probs = softmax([l / config.temperature for l in logits])
+        if pos_id < len(config.prompt):
             # the prompt's token comes next; the probabilities go unused, no number is drawn
-            token_id = prompt[pos_id]
+            token_id = chars.index(config.prompt[pos_id])
             out.append(token_id)
             continue
         token_id = random.choices(range(vocab_size), weights=[p.data for p in probs])[0]
         if token_id == BOS:
             break
         out.append(token_id)
-    return out
+    return decode(out, chars)
 
 
 def main(argv=None):
-    args = microgpt.parse_args(argv)
-    microgpt.settle(args, None)  # the defaults of the options not given
-    docs = microgpt.load_docs(args.input)
-    random.seed(args.seed)
-    random.shuffle(docs)
+    config, _ = microgpt.configure(sys.argv[1:] if argv is None else argv)
+    docs = microgpt.load_docs(config.input)
+    shuffle(docs, config.seed)
     print(f"num docs: {len(docs)}")
-    uchars = sorted(set(''.join(docs)))
-    BOS = len(uchars)
-    vocab_size = len(uchars) + 1
+    chars = build_vocab(docs)
+    vocab_size = len(chars) + 1
     print(f"vocab size: {vocab_size}")
-    state_dict = init_state_dict(vocab_size, args.n_layer, args.n_embd, args.block_size)
-    params = [p for mat in state_dict.values() for row in mat for p in row]
+    state_dict = init_state_dict(vocab_size, config)
+    params = parameters(state_dict)
     print(f"num params: {len(params)}")
-    m = [0.0] * len(params)
-    v = [0.0] * len(params)
-    for step in range(args.num_steps):
-        doc = docs[step % len(docs)]
-        tokens = [BOS] + [uchars.index(ch) for ch in doc] + [BOS]
-        loss = doc_loss(tokens, state_dict, args.n_layer, args.n_head, args.block_size)
+    m, v = init_adam(params)
+    for step in range(config.num_steps):
+        tokens = encode(docs[step % len(docs)], chars)
+        loss = doc_loss(tokens, state_dict, config)
         loss.backward()
-        adam_step(params, m, v, step, args.num_steps, args.learning_rate)
-        print(f"step {step+1:4d} / {args.num_steps:4d} | loss {loss.data:.4f}", end='\r')
+        adam_step(params, m, v, step, config)
+        print(f"step {step+1:4d} / {config.num_steps:4d} | loss {loss.data:.4f}", end='\r')
     print("\n--- inference (new, hallucinated names) ---")
-    for sample_idx in range(args.num_samples):
-        prompt = [uchars.index(ch) for ch in args.prompt]
-        ids = sample(state_dict, args.n_layer, args.n_head, args.block_size, BOS, args.temperature,
-                     prompt)
-        print(f"sample {sample_idx+1:2d}: {''.join(uchars[i] for i in ids)}")
+    for sample_idx in range(config.num_samples):
+        print(f"sample {sample_idx+1:2d}: {sample(state_dict, chars, config)}")
 
 
 if __name__ == '__main__':

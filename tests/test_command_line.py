@@ -21,7 +21,8 @@ import unittest
 from unittest import mock
 
 import microgpt
-from tests.harness import ROOT, SCRIPT, default_sigint, run_script, unprivileged
+from tests.harness import (ROOT, SCRIPT, count_parameters, count_weights, default_sigint,
+                           run_script, settings_with, unprivileged)
 
 NAMES = pathlib.Path(ROOT, 'input.txt')
 SHORT = ['--num_steps=3', '--num_samples=3']
@@ -30,6 +31,22 @@ WORLD_NAMES = ['zoë', 'jürgen', 'straße', 'émile', '中文', '王芳', 'ana'
 
 def stderr_lines(result):
     return result.stderr.decode('utf-8').splitlines()
+
+
+def weights_of(vocab_size, **settings):
+    """How many weights a model of these settings (microgpt.settings, some changed) has."""
+    return count_weights(vocab_size, settings_with(**settings))
+
+
+def names_vocab_size():
+    """The vocabulary size of the default dataset, BOS included."""
+    return len(microgpt.build_vocab(microgpt.load_docs(str(NAMES)))) + 1
+
+
+def names_header():
+    """The three lines a run on the default dataset and settings starts with."""
+    return (f'num docs: {len(microgpt.load_docs(str(NAMES)))}\nvocab size: {names_vocab_size()}\n'
+            f'num params: {count_parameters(names_vocab_size(), microgpt.settings)}\n')
 
 
 class CommandLineTestCase(unittest.TestCase):
@@ -61,14 +78,13 @@ class Options(CommandLineTestCase):
         result = run_script('--help')
         self.assertEqual(result.returncode, 0)
         text = ' '.join(result.stdout.decode().split())  # undo argparse's line wrapping
-        for option, default in [('--input', os.path.join(ROOT, 'input.txt')), ('--seed', '42'),
-                                ('--n_layer', '1'), ('--n_embd', '16'), ('--block_size', '16'),
-                                ('--n_head', '4'), ('--num_steps', '1000'),
-                                ('--learning_rate', '0.01'), ('--temperature', '0.5'),
-                                ('--num_samples', '20')]:
-            with self.subTest(option):
-                self.assertIn(option, text)
-                self.assertIn(f'(default: {default})', text)
+        self.assertIn('--input FILE', text)
+        self.assertIn(f'(default: {os.path.join(ROOT, "input.txt")})', text)
+        for name, default in vars(microgpt.settings).items():
+            with self.subTest(name):
+                self.assertIn(f'--{name} ', text)
+                if default != '':
+                    self.assertIn(f'(default: {default})', text)
 
     def test_space_and_equals_forms_mean_the_same(self):
         spaced = run_script('--num_steps', '2', '--num_samples', '2', '--prompt', 'al')
@@ -80,16 +96,17 @@ class Options(CommandLineTestCase):
 
     def test_the_default_input_is_found_from_any_directory(self):
         result = run_script('--num_steps=0', '--num_samples=0', cwd=self.tmp)
-        self.assertEqual(result.stdout.splitlines()[0], b'num docs: 32033')
+        self.assertEqual(result.stdout.decode(), names_header() + '\n--- inference (new, '
+                                                                  'hallucinated names) ---\n')
         self.assertEqual(list(self.tmp.iterdir()), [])
 
-    def test_zero_steps_samples_the_untrained_model_as_the_plain_oracle_does(self):
-        plain = os.path.join(ROOT, 'tests', 'plain_microgpt.py')
+    def test_zero_steps_sample_the_untrained_model_at_once(self):
         result = run_script('--num_steps=0')
-        self.assertEqual(result.returncode, 0)
-        self.assertTrue(result.stdout.startswith(
-            b'num docs: 32033\nvocab size: 27\nnum params: 4192\n\n--- inference'))
-        self.assertEqual(result.stdout, run_script('--num_steps=0', script=plain).stdout)
+        self.assertEqual((result.returncode, result.stderr), (0, b''))
+        out = result.stdout.decode()
+        self.assertTrue(out.startswith(names_header() + '\n--- inference'), out[:200])
+        self.assertNotIn('step', out)
+        self.assertEqual(out.count('\nsample '), microgpt.settings.num_samples)
 
 
 class BadInput(CommandLineTestCase):
@@ -104,6 +121,8 @@ class BadInput(CommandLineTestCase):
              ['empty.txt', 'no documents']),
             ('blank lines only', ['--input', self.dataset('\n  \n\t\r\n', name='blank.txt')],
              ['blank.txt', 'no documents']),
+            ('a tab inside a line', ['--input', self.dataset('ana\nmary\tann\n', name='tab.txt')],
+             ['tab.txt', "'\\t'", 'cannot be printed']),
             ('a device', ['--input', os.devnull], [os.devnull, 'device']),
         ]:
             with self.subTest(what):
@@ -136,7 +155,8 @@ class BadInput(CommandLineTestCase):
             (['--learning_rate=inf'], ['--learning_rate', 'finite']),
             (['--temperature=-inf'], ['--temperature', 'finite']),
             (['--temperature=1e-310'], ['--temperature=1e-310', 'overflows']),
-            (['--n_embd=100000', '--n_head=1'], ['120,007,000,000 weights', 'GiB']),
+            (['--n_embd=100000', '--n_head=1'],
+             [f'{weights_of(names_vocab_size(), n_embd=100000, n_head=1):,} weights', 'GiB']),
             (['--num_steps=-1'], ['--num_steps', 'at least 0']),
             (['--num_samples=-1'], ['--num_samples', 'at least 0']),
         ]:
@@ -181,7 +201,10 @@ class BadInput(CommandLineTestCase):
         lines = stderr_lines(result)
         self.assertEqual((result.returncode, result.stdout), (2, b''))
         self.assertEqual(len(lines), 1, lines)
-        self.assertIn('3,181,568 weights needs about 4 GiB of memory', lines[0])
+        # about 200 bytes a weight, and 80 more at each position of a step's graph
+        n = weights_of(names_vocab_size(), n_embd=512)
+        need = n * (200 + 80 * microgpt.settings.block_size) / 2**30
+        self.assertIn(f'a model of {n:,} weights needs about {need:,.0f} GiB of memory', lines[0])
 
     @unittest.skipUnless(sys.implementation.name == 'cpython',
                          'PyPy aborts when memory runs out instead of raising MemoryError')
@@ -422,7 +445,8 @@ class Output(CommandLineTestCase):
                 self.addCleanup(proc.wait)
                 self.addCleanup(proc.kill)
                 for _ in range(lines_read):
-                    self.assertEqual(proc.stdout.readline(), b'num docs: 32033\n')
+                    self.assertEqual(proc.stdout.readline().decode(),
+                                     names_header().splitlines(True)[0])
                 proc.stdout.close()
                 err = proc.stderr.read()
                 proc.wait(timeout=60)
@@ -456,9 +480,8 @@ class Program(CommandLineTestCase):
                 microgpt.main()
             finally:
                 microgpt.random.setstate(random_state)
-        self.assertTrue(out.getvalue().startswith(
-            'num docs: 32033\nvocab size: 27\nnum params: 4192\n'))
-        self.assertIn('\nsample 20: ', out.getvalue())
+        self.assertTrue(out.getvalue().startswith(names_header()))
+        self.assertIn(f'\nsample {microgpt.settings.num_samples:2d}: ', out.getvalue())
 
     def test_python_older_than_3_8_is_told_in_one_line(self):
         old = sorted(glob.glob(os.path.expanduser('~/.pyenv/versions/3.[67].*/bin/python3')))

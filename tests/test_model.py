@@ -1,48 +1,69 @@
-"""The model's pieces: parameters, the building blocks of the forward pass,
-the KV cache, and the loss gradient of every matrix against finite differences."""
+"""The model's pieces: the tokenizer, the parameters, the building blocks of the
+forward pass, the KV cache, and the loss gradient of every matrix against
+finite differences.
+
+Whatever these expect comes from the code itself (the matrices from
+init_state_dict(), the sizes from the settings), so that they hold for any
+model the lecture builds; the reference's own matrices and numbers are
+checked in test_faithful_reference."""
 import math
 import random
 import unittest
 
-from microgpt import (Value, build_vocab, doc_loss, encode, gpt, init_state_dict, linear,
-                      parameters, rmsnorm, softmax)
+from microgpt import (Value, build_vocab, decode, doc_loss, encode, gpt, init_state_dict,
+                      kv_cache, linear, parameters, rmsnorm, softmax)
+from tests.harness import settings_with
 
-LAYER_MATRICES = ['attn_wq', 'attn_wk', 'attn_wv', 'attn_wo', 'mlp_fc1', 'mlp_fc2']
+SMALL = settings_with(n_layer=2, n_embd=8, n_head=2, block_size=6)
 
 
-def fresh_cache(n_layer):
-    return [[] for _ in range(n_layer)], [[] for _ in range(n_layer)]
+class Tokenizer(unittest.TestCase):
+    def test_the_vocabulary_is_the_sorted_set_of_characters(self):
+        self.assertEqual(build_vocab(['émile', 'zoë', 'ada']), list('adeilmozéë'))
+
+    def test_a_document_is_framed_by_BOS_on_both_sides(self):
+        chars = build_vocab(['abc'])
+        self.assertEqual(encode('cab', chars), [3, 2, 0, 1, 3])
+
+    def test_decoding_gives_back_the_characters(self):
+        chars = build_vocab(['zoë', 'ana'])
+        self.assertEqual(decode(encode('zoë', chars)[1:-1], chars), 'zoë')
 
 
 class Parameters(unittest.TestCase):
     def setUp(self):
         random.seed(42)
+        self.state_dict = init_state_dict(7, SMALL)
 
-    def test_matrices_come_in_the_reference_order_with_their_shapes(self):
-        state_dict = init_state_dict(vocab_size=27, n_layer=2, n_embd=16, block_size=8)
-        expected = [('wte', 27, 16), ('wpe', 8, 16), ('lm_head', 27, 16)] + [
-            (f'layer{i}.{name}', rows, cols) for i in range(2)
-            for name, rows, cols in zip(LAYER_MATRICES, [16, 16, 16, 16, 64, 16],
-                                        [16, 16, 16, 16, 16, 64])]
-        self.assertEqual([(key, len(m), len(m[0])) for key, m in state_dict.items()], expected)
+    def test_every_matrix_is_rows_of_equal_length_of_fresh_weights(self):
+        for name, mat in self.state_dict.items():
+            with self.subTest(name):
+                self.assertTrue(mat and mat[0])
+                self.assertEqual({len(row) for row in mat}, {len(mat[0])})
+                self.assertTrue(all(isinstance(p, Value) and p.grad == 0
+                                    for row in mat for p in row))
 
-    def test_the_default_model_has_4192_parameters(self):
-        self.assertEqual(len(parameters(init_state_dict(27, 1, 16, 16))), 4192)
+    def test_parameters_are_weights_of_the_state_dict_each_once_in_its_order(self):
+        # every weight, unless the lecture leaves some out of training (a frozen base)
+        order = {id(p): i for i, p in enumerate(
+            p for mat in self.state_dict.values() for row in mat for p in row)}
+        positions = [order.get(id(p)) for p in parameters(self.state_dict)]
+        self.assertNotIn(None, positions)
+        self.assertEqual(positions, sorted(set(positions)))
+        self.assertTrue(positions)
 
-    def test_weights_are_drawn_row_by_row_in_parameter_order(self):
-        params = parameters(init_state_dict(5, 1, 4, 3))
+    def test_the_weights_follow_from_the_seed(self):
         random.seed(42)
-        self.assertEqual([p.data for p in params], [random.gauss(0, 0.08) for _ in params])
+        again = init_state_dict(7, SMALL)
+        self.assertEqual([p.data for p in parameters(again)],
+                         [p.data for p in parameters(self.state_dict)])
 
-
-class Tokenizer(unittest.TestCase):
-    def test_vocabulary_is_the_sorted_set_of_characters(self):
-        self.assertEqual(build_vocab(['émile', 'zoë', 'ada']), list('adeilmozéë'))
-
-    def test_a_document_is_framed_by_BOS_on_both_sides(self):
-        chars = build_vocab(['abc'])
-        stoi = {ch: i for i, ch in enumerate(chars)}
-        self.assertEqual(encode('cab', stoi, BOS=3), [3, 2, 0, 1, 3])
+    def test_more_layers_add_matrices_and_a_wider_model_more_weights(self):
+        base = init_state_dict(7, SMALL)
+        deeper = init_state_dict(7, settings_with(**{**vars(SMALL), 'n_layer': SMALL.n_layer + 1}))
+        wider = init_state_dict(7, settings_with(**{**vars(SMALL), 'n_embd': 2 * SMALL.n_embd}))
+        self.assertGreater(len(deeper), len(base))
+        self.assertGreater(len(parameters(wider)), len(parameters(base)))
 
 
 class BuildingBlocks(unittest.TestCase):
@@ -61,55 +82,95 @@ class BuildingBlocks(unittest.TestCase):
 
 
 class Forward(unittest.TestCase):
+    VOCAB_SIZE = 6
+
     def setUp(self):
         random.seed(42)
-        self.state_dict = init_state_dict(vocab_size=6, n_layer=2, n_embd=8, block_size=6)
+        self.state_dict = init_state_dict(self.VOCAB_SIZE, SMALL)
 
     def logits_of(self, tokens):
-        keys, values = fresh_cache(2)
-        return [[l.data for l in gpt(t, pos, keys, values, self.state_dict, n_head=2)]
+        keys, values = kv_cache(SMALL)
+        return [[l.data for l in gpt(t, pos, keys, values, self.state_dict, SMALL)]
                 for pos, t in enumerate(tokens)]
 
+    def test_the_cache_starts_empty_with_a_place_for_each_layer(self):
+        self.assertEqual(kv_cache(SMALL), ([[]] * SMALL.n_layer, [[]] * SMALL.n_layer))
+
+    def test_each_call_gives_a_score_for_every_token_of_the_vocabulary(self):
+        for scores in self.logits_of([5, 1, 2]):
+            self.assertEqual(len(scores), self.VOCAB_SIZE)
+
     def test_the_cache_grows_by_one_position_per_layer_and_call(self):
-        keys, values = fresh_cache(2)
+        keys, values = kv_cache(SMALL)
         for pos, token in enumerate([5, 1, 2]):
-            logits = gpt(token, pos, keys, values, self.state_dict, n_head=2)
-            self.assertEqual(len(logits), 6)
-            self.assertEqual([len(k) for k in keys] + [len(v) for v in values], [pos + 1] * 4)
+            gpt(token, pos, keys, values, self.state_dict, SMALL)
+            self.assertEqual([len(k) for k in keys] + [len(v) for v in values],
+                             [pos + 1] * (2 * SMALL.n_layer))
 
     def test_a_position_never_sees_the_tokens_after_it(self):
         a, b = self.logits_of([5, 1, 2, 3]), self.logits_of([5, 1, 4, 0])
         self.assertEqual(a[:2], b[:2])
         self.assertNotEqual(a[2], b[2])
 
+    def test_every_position_of_a_block_can_be_read(self):
+        tokens = [t % self.VOCAB_SIZE for t in range(SMALL.block_size)]
+        scores = self.logits_of(tokens)
+        self.assertEqual(len(scores), SMALL.block_size)
+        self.assertTrue(all(math.isfinite(x) for row in scores for x in row))
+
 
 class LossGradient(unittest.TestCase):
     """backward() through the whole model agrees with finite differences, for
-    a few weights of every matrix of a small two-layer model."""
+    every matrix that init_state_dict() makes, of a small two-layer model: along
+    a random direction in each matrix (every weight of it at once), and at a few
+    single weights."""
+
+    CONFIG = settings_with(n_layer=2, n_embd=4, n_head=2, block_size=5)
+    TOKENS = [4, 0, 2, 1, 3, 3, 0, 4]  # longer than block_size: the cut is checked too
+    H = 1e-6
 
     def setUp(self):
         random.seed(42)
+        self.state_dict = init_state_dict(5, self.CONFIG)
+        doc_loss(self.TOKENS, self.state_dict, self.CONFIG).backward()
 
-    def test_every_matrix_agrees_with_finite_differences(self):
-        n_layer, n_head, block_size = 2, 2, 5
-        state_dict = init_state_dict(vocab_size=5, n_layer=n_layer, n_embd=4, block_size=block_size)
-        tokens = [4, 0, 2, 1, 3, 3, 0, 4]  # longer than block_size: the cut is checked too
-        loss = doc_loss(tokens, state_dict, n_layer, n_head, block_size)
-        loss.backward()
+    def loss(self):
+        return doc_loss(self.TOKENS, self.state_dict, self.CONFIG).data
 
-        def loss_at(p, x):
+    def central_difference(self, weights, direction):
+        """d loss / d t at t = 0 of the loss at weights + t * direction."""
+        start, sides = [p.data for p in weights], []
+        for sign in (1, -1):
+            for p, x, d in zip(weights, start, direction):
+                p.data = x + sign * self.H * d
+            sides.append(self.loss())
+        for p, x in zip(weights, start):
             p.data = x
-            return doc_loss(tokens, state_dict, n_layer, n_head, block_size).data
+        return (sides[0] - sides[1]) / (2 * self.H)
 
-        h = 1e-6
-        for name, matrix in state_dict.items():
+    def assertAgrees(self, analytic, numeric):
+        self.assertAlmostEqual(analytic, numeric, delta=1e-6 * max(1.0, abs(numeric)))
+
+    def test_the_checks_below_compare_gradients_that_are_not_all_zero(self):
+        # (a matrix may get none on this document: an adapter that starts at 0)
+        self.assertTrue(any(p.grad != 0 for p in parameters(self.state_dict)))
+
+    def test_every_matrix_agrees_along_a_random_direction(self):
+        rng = random.Random(0)
+        for name, mat in self.state_dict.items():
+            weights = [p for row in mat for p in row]
+            direction = [rng.choice((-1.0, 1.0)) for _ in weights]
+            with self.subTest(name):
+                self.assertAgrees(math.fsum(p.grad * d for p, d in zip(weights, direction)),
+                                  self.central_difference(weights, direction))
+
+    def test_single_weights_of_every_matrix_agree(self):
+        rng = random.Random(1)
+        for name, mat in self.state_dict.items():
             for _ in range(3):
-                p = random.choice(random.choice(matrix))
-                x = p.data
-                numeric = (loss_at(p, x + h) - loss_at(p, x - h)) / (2 * h)
-                p.data = x
+                p = rng.choice(rng.choice(mat))
                 with self.subTest(name):
-                    self.assertAlmostEqual(p.grad, numeric, delta=1e-6 * max(1.0, abs(numeric)))
+                    self.assertAgrees(p.grad, self.central_difference([p], [1.0]))
 
 
 if __name__ == '__main__':

@@ -1,19 +1,24 @@
-"""Differential tests: microgpt.py against the plain oracle.
+"""Faithful to the plain oracle: microgpt.py against tests/plain_microgpt.py.
 
 The stored references cover three settings on one dataset. Here both
-implementations train and sample on random small settings and random datasets,
-and every number must come out identical: each step's loss, every gradient of
-every step, the final weights and the samples. This is how the fast path earns
-trust beyond the references.
+implementations train and sample on other settings and datasets, random ones
+among them, and every number must come out identical: each step's loss, every
+gradient of every step, the final weights, the samples and the printed bytes.
+This is how the fast path earns trust beyond the references.
+
+A change to the lecture's model that the oracle does not share makes these
+tests fail, and each failure says so; the oracle, in turn, is checked against
+the reference in test_faithful_reference.
 """
 import gc
+import os
 import random
 import unittest
 from unittest import mock
 
 import microgpt
 from tests import plain_microgpt
-from tests.harness import ExactTestCase, record_run, reprs
+from tests.harness import PLAIN_SCRIPT, ROOT, FaithfulTestCase, record_run, reprs, run_script
 
 ALPHABET = 'abcdefghij' + 'äßé' + '中文字' + ' -.'
 
@@ -41,7 +46,14 @@ def comparable(run):
             for key, values in run.items()}
 
 
-class SameNumbersAsThePlainOracle(ExactTestCase):
+class OracleTestCase(FaithfulTestCase):
+    against = "the plain oracle's (tests/plain_microgpt.py)"
+    changed = 'the model that the oracle does not share'
+
+    @classmethod
+    def setUpClass(cls):
+        cls.names = microgpt.load_docs(os.path.join(ROOT, 'input.txt'))
+
     def setUp(self):
         random.seed(42)
         gc.disable()  # the oracle's graphs run to a million nodes: scanning them only costs time
@@ -55,6 +67,13 @@ class SameNumbersAsThePlainOracle(ExactTestCase):
         self.assertSame(fast['weights'], plain['weights'], 'final weights')
         self.assertSame(fast['samples'], plain['samples'], 'samples')
 
+
+class SameNumbersAsThePlainOracle(OracleTestCase):
+    def test_20_steps_of_the_default_model_give_the_oracles_every_gradient(self):
+        # the reference gives the first step's gradients only; the oracle gives the
+        # other steps' too, every one of them: one rounding in a thousand shows
+        self.assertSameRun(self.names, dict(num_steps=20, num_samples=0))
+
     def test_random_settings_and_datasets(self):
         rng = random.Random(2026)
         for case in range(12):
@@ -62,7 +81,7 @@ class SameNumbersAsThePlainOracle(ExactTestCase):
             with self.subTest(case=case, settings=settings):
                 self.assertSameRun(docs, settings)
 
-    def test_sampling_weights_match_to_the_last_bit(self):
+    def test_the_sampling_weights_match_to_the_last_bit(self):
         # the draws hide a last-bit change in the probabilities (the same token comes
         # out), so the weights handed to random.choices are compared themselves; at
         # this temperature l * (1 / t) and the reference's l / t = l * t ** -1 differ
@@ -88,6 +107,33 @@ class SameNumbersAsThePlainOracle(ExactTestCase):
         docs = [''.join(rng.choice('abcdef') for _ in range(90)) for _ in range(3)]
         self.assertSameRun(docs, dict(n_layer=12, n_embd=2, n_head=2, block_size=64,
                                       num_steps=1, num_samples=1))
+
+
+class PromptsAsThePlainOracle(OracleTestCase):
+    def test_samples_from_a_prompt_are_the_oracles(self):
+        for prompt in ['ma', 'christoph', 'abcdefghijklmno']:
+            with self.subTest(prompt):
+                settings = dict(num_steps=1, num_samples=4, prompt=prompt)
+                fast = record_run(microgpt, self.names, **settings)
+                plain = record_run(plain_microgpt, self.names, **settings)
+                self.assertSame(fast['samples'], plain['samples'], 'samples')
+
+
+class PrintedAsThePlainOracle(OracleTestCase):
+    """The script prints the very bytes of the oracle's script."""
+
+    def assertSamePrinted(self, *args):
+        fast = run_script(*args)
+        self.assertEqual((fast.returncode, fast.stderr), (0, b''))
+        plain = run_script(*args, script=PLAIN_SCRIPT)
+        self.assertEqual((plain.returncode, plain.stderr), (0, b''))
+        self.assertSame(fast.stdout, plain.stdout, 'stdout')
+
+    def test_the_untrained_model_prints_the_oracles_samples(self):
+        self.assertSamePrinted('--num_steps=0')
+
+    def test_samples_from_a_prompt_print_as_the_oracles(self):
+        self.assertSamePrinted('--num_steps=2', '--num_samples=6', '--prompt=el')
 
 
 if __name__ == '__main__':
