@@ -231,8 +231,8 @@ class PlantedSlips(InstrumentTestCase):
         return str(copy)
 
     def gradcheck(self, script):
-        return run_script('--gradcheck', '--input=' + NAMES, script=script, cwd=str(self.tmp),
-                          timeout=120)
+        return run_script('--gradcheck', '--input=' + NAMES, *SMALL, script=script,
+                          cwd=str(self.tmp), timeout=120)  # a small model: each check is quick
 
     def assertCaught(self, script, culprits, innocent=None):
         """Exit 1, each culprit's line marked WRONG and named in the last line, which
