@@ -444,6 +444,8 @@ def check_save(config):
     a checkpoint that --load would take, and not the dataset; its folder writable."""
     path, hint = config.save, 'name another file'
     folder, name = os.path.split(os.path.abspath(path))
+    if os.path.basename(path) in ('', '.', '..'):  # newdir/ would become a file "newdir"
+        fail(f'--save {path} names a folder, not a file; {hint}')
     try:
         if os.path.exists(path) and not stat.S_ISREG(os.stat(path).st_mode):
             fail(f'--save {path} is not a regular file; {hint}')  # a device, a FIFO, a folder

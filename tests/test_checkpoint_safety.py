@@ -167,6 +167,8 @@ class SaveWritesOnlyWhatItMay(SafetyTestCase):
         ('an empty name', lambda folder: ''),
         ('a name longer than the system allows', lambda folder: 'x' * 300 + '.json'),
         ('a file in a folder that does not exist', lambda folder: os.path.join('newdir', 'x.json')),
+        ('a name that ends in a slash: a folder, not a file', lambda folder: 'newdir' + os.sep),
+        ('the folder itself', lambda folder: '.'),
         ('a text file whose first bytes mention "microgpt checkpoint"', make_notes),
         ('JSON that says it is a checkpoint and is not one', make_not_quite_checkpoint),
         ('the dataset', lambda folder: 'names.txt'),
