@@ -208,8 +208,7 @@ class Gradcheck(InstrumentTestCase):
         # These once read WRONG: a directional derivative that cancels to near 0 (the
         # difference quotient's rounding then looms large), and a relu input within a
         # step of 0 (seed 2 on two layers: the quotient crosses the kink)
-        for options in (['--seed=3'], ['--seed=1', *SMALL], ['--seed=2', *SMALL],
-                        ['--seed=4', *SMALL], ['--seed=6', *SMALL], ['--seed=2', '--n_layer=2']):
+        for options in (['--seed=3'], ['--seed=1', *SMALL], ['--seed=2', '--n_layer=2']):
             with self.subTest(options=options):
                 result = run_script('--gradcheck', *options, cwd=str(self.tmp), timeout=120)
                 self.assertEqual(out_lines(result)[-1], 'all agree')

@@ -1,0 +1,448 @@
+"""The program around the lecture, edge by edge: what a checkpoint may hold and
+what it must not, how files are written, what the instruments print and when,
+and how a run is resumed. Each test pins one behaviour that a careless one-line
+edit of the program would break (found by mutation testing); most run main()
+or one of its helpers in this process, on a tiny model, so the module is quick."""
+import contextlib
+import io
+import json
+import math
+import os
+import random
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import unittest
+from types import SimpleNamespace
+from unittest import mock
+
+import microgpt
+from tests.harness import SCRIPT, ExactTestCase
+
+TINY = ['--n_embd=4', '--n_head=1', '--block_size=8', '--num_samples=3']
+DOCS = ['anna', 'bob', 'carl', 'dave', 'emma', 'finn', 'gus', 'hana']
+
+
+def run_main(*args):
+    """main() in this process: (exit status, stdout, stderr)."""
+    out, err = io.StringIO(), io.StringIO()
+    status = 0
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            microgpt.main(list(args))
+        except SystemExit as e:
+            status = e.code
+    return status, out.getvalue(), err.getvalue()
+
+
+def lines_of(stdout):
+    return stdout.replace('\r', '\n').splitlines()
+
+
+class ProgramTestCase(ExactTestCase):
+    @classmethod
+    def setUpClass(cls):
+        tmp = tempfile.TemporaryDirectory()
+        cls.addClassCleanup(tmp.cleanup)
+        cls.tmp = tmp.name
+        cls.names = cls.write('names.txt', '\n'.join(DOCS) + '\n')
+
+    @classmethod
+    def write(cls, name, content):
+        path = os.path.join(cls.tmp, name)
+        with open(path, 'w', encoding='utf-8') as f:
+            f.write(content)
+        return path
+
+    def assertRanWell(self, result):
+        status, stdout, stderr = result
+        self.assertEqual((status, stderr), (0, ''), stdout[-300:])
+        return stdout
+
+    def assertRefused(self, result, *words):
+        status, stdout, stderr = result
+        self.assertEqual(status, 2, stderr)
+        self.assertTrue(stderr.startswith('microgpt.py: error:'), stderr)
+        for word in words:
+            self.assertIn(word, stderr)
+        return stderr
+
+
+class CheckpointTestCase(ProgramTestCase):
+    """A checkpoint of a few steps, written by main(), and its JSON."""
+    STEPS = 3
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.ck_path = os.path.join(cls.tmp, 'ck.json')
+        status, _, stderr = run_main('--input', cls.names, *TINY, f'--num_steps={cls.STEPS}',
+                                     '--save', cls.ck_path)
+        assert (status, stderr) == (0, ''), stderr
+        with open(cls.ck_path, encoding='utf-8') as f:
+            cls.ck_text = f.read()
+
+    def ck(self):
+        return json.loads(self.ck_text)
+
+    def assertRebuildRefuses(self, ck, *words):
+        with self.assertRaises(ValueError) as caught:
+            microgpt.rebuild(ck)
+        for word in words:
+            self.assertIn(word, str(caught.exception))
+
+
+class WhatACheckpointMayHold(CheckpointTestCase):
+    def test_the_unchanged_checkpoint_is_rebuilt(self):  # the control of the tests below
+        run = microgpt.rebuild(self.ck())
+        self.assertEqual(run['step'], self.STEPS)
+
+    def test_a_loss_that_is_true_is_refused(self):  # JSON true is no number, though bool is int
+        ck = self.ck()
+        ck['losses'][0] = True
+        self.assertRebuildRefuses(ck, 'not a finite number')
+
+    def test_a_loss_that_is_text_is_refused(self):
+        ck = self.ck()
+        ck['losses'][-1] = '2.5'
+        self.assertRebuildRefuses(ck, 'not a finite number')
+
+    def test_more_losses_than_steps_are_refused(self):
+        ck = self.ck()
+        ck['losses'].append(ck['losses'][-1])
+        self.assertRebuildRefuses(ck, 'losses')
+
+    def test_an_adam_v_shorter_than_the_weights_is_refused(self):
+        ck = self.ck()
+        ck['adam_v'].pop()
+        self.assertRebuildRefuses(ck, 'adam_m and adam_v')
+
+    def test_a_vocab_with_a_repeated_character_is_refused(self):  # same length, so same shapes
+        ck = self.ck()
+        ck['vocab'] = ck['vocab'][0] + ck['vocab'][:-1]
+        self.assertRebuildRefuses(ck, 'vocab')
+
+    def test_a_dataset_of_no_documents_is_refused(self):
+        ck = self.ck()
+        ck['dataset']['num_docs'] = 0
+        self.assertRebuildRefuses(ck, 'dataset')
+
+    def test_a_whole_number_for_a_float_setting_is_taken_as_that_float(self):
+        ck = self.ck()
+        ck['settings']['learning_rate'] = 1
+        settings = microgpt.rebuild(ck)['settings']
+        self.assertEqual((settings['learning_rate'], type(settings['learning_rate'])), (1.0, float))
+
+    def test_a_file_nesting_one_level_deeper_than_a_checkpoint_is_refused_for_it(self):
+        path = self.write('deep.json', '[[[[[1]]]]]')  # lists 5 deep; a checkpoint's rows are 4
+        with self.assertRaises(ValueError) as caught:
+            microgpt.read_checkpoint(path)
+        self.assertIn('nest deeper', str(caught.exception))
+
+
+class TheGeneratorsState(unittest.TestCase):
+    def json_state(self, state):
+        return json.loads(json.dumps(state))  # as a checkpoint gives it back: lists, not tuples
+
+    def setUp(self):
+        self.addCleanup(random.setstate, random.getstate())
+
+    def test_the_state_just_after_seeding_is_taken(self):  # its index is 624, the largest
+        random.seed(1)
+        state = random.getstate()
+        self.assertEqual(microgpt.random_state(self.json_state(state)), state)
+
+    def test_a_state_with_a_gaussian_in_hand_is_taken(self):  # an odd number of gauss() draws
+        random.seed(1)
+        random.gauss(0, 1)
+        state = random.getstate()
+        self.assertIsInstance(state[2], float)
+        self.assertEqual(microgpt.random_state(self.json_state(state)), state)
+
+
+class TheDatasetOfACheckpoint(ProgramTestCase):
+    def test_documents_joined_differently_are_other_documents(self):
+        path = self.write('joined.txt', 'ab\nc\n')
+        status, _, stderr = run_main('--input', path, *TINY, '--num_steps=2', '--save',
+                                     os.path.join(self.tmp, 'joined.json'))
+        self.assertEqual((status, stderr), (0, ''))
+        other = self.write('split.txt', 'a\nbc\n')  # the same characters in the same order
+        self.assertRefused(run_main('--load', os.path.join(self.tmp, 'joined.json'),
+                                    '--input', other), 'does not hold the documents')
+
+    def test_gradcheck_of_a_checkpoint_reads_its_dataset(self):
+        moved = os.path.join(self.tmp, 'moved.json')
+        gone = self.write('gone.txt', '\n'.join(DOCS) + '\n')
+        status, _, stderr = run_main('--input', gone, *TINY, '--num_steps=2', '--save', moved)
+        self.assertEqual((status, stderr), (0, ''))
+        os.remove(gone)
+        self.assertRefused(run_main('--load', moved, '--num_steps=0', '--gradcheck'),
+                           'does not exist')
+
+
+class Seeds(ProgramTestCase):
+    def test_an_explicit_seed_without_load_runs_as_that_seed_by_default(self):
+        args = ['--input', self.names, *TINY, '--num_steps=2']
+        default = self.assertRanWell(run_main(*args))
+        given = self.assertRanWell(run_main(*args, f'--seed={microgpt.settings.seed}'))
+        self.assertEqual(given, default)
+
+
+class WritingFiles(ProgramTestCase):
+    def test_a_file_written_through_a_symbolic_link_keeps_the_link(self):
+        target, link = os.path.join(self.tmp, 'target.json'), os.path.join(self.tmp, 'link.json')
+        os.symlink('target.json', link)
+        self.addCleanup(os.remove, link)
+        microgpt.write_whole(link, b'new')
+        self.assertTrue(os.path.islink(link))
+        with open(target, 'rb') as f:
+            self.assertEqual(f.read(), b'new')
+
+    def test_a_save_name_of_exactly_the_longest_length_allowed_is_taken(self):
+        longest = os.pathconf(self.tmp, 'PC_NAME_MAX')
+        config = SimpleNamespace(save=os.path.join(self.tmp, 'x' * longest), input=self.names)
+        microgpt.check_save(config)  # no SystemExit
+
+    def test_save_names_a_fifo_as_no_regular_file(self):
+        fifo = os.path.join(self.tmp, 'fifo')
+        os.mkfifo(fifo)
+        self.addCleanup(os.remove, fifo)
+        stderr = self.assertRefused(run_main('--input', self.names, *TINY, '--save', fifo))
+        self.assertIn(f'--save {fifo} is not a regular file', stderr)
+
+
+class Divergence(unittest.TestCase):
+    def test_an_overflow_is_a_divergence_and_a_type_error_is_not(self):
+        self.assertTrue(microgpt.breaks_down(OverflowError('math range error')))
+        self.assertTrue(microgpt.breaks_down(ValueError('math domain error')))
+        self.assertFalse(microgpt.breaks_down(TypeError('math domain')))
+
+
+class TheResumeCommand(unittest.TestCase):
+    def test_a_word_with_a_backslash_and_a_line_break_comes_back_whole_from_bash(self):
+        bash = shutil.which('bash')
+        if not bash:
+            self.skipTest('needs bash')
+        for word in ('a\\b\nc', "it's\\\t", '\\'):
+            with self.subTest(word=word):
+                quoted = microgpt.quote(word)
+                self.assertNotIn('\n', quoted)
+                got = subprocess.run([bash, '-c', 'printf %s ' + quoted], stdout=subprocess.PIPE,
+                                     stdin=subprocess.DEVNULL, timeout=10).stdout
+                self.assertEqual(got, os.fsencode(word))
+
+
+HELD = re.compile(r'^step +(\d+) / +(\d+) \| held-out loss \S+ on \d+ documents?; '
+                  r'training loss \S+ \(mean of the last (\d+) steps?\)$')
+
+
+class HeldOutLines(ProgramTestCase):
+    def test_the_held_out_loss_is_shown_after_every_tenth_of_the_steps_rounded_up(self):
+        steps = 15
+        tenth = math.ceil(steps / 10)  # as the curve of --report: 2 steps
+        stdout = self.assertRanWell(run_main('--input', self.names, *TINY, f'--num_steps={steps}',
+                                             '--holdout=1'))
+        shown = [(int(m[1]), int(m[3])) for m in map(HELD.match, lines_of(stdout)) if m]
+        self.assertEqual(shown, [(step, tenth) for step in range(tenth, steps, tenth)])
+
+
+    def test_one_held_out_document_is_one_document(self):
+        stdout = self.assertRanWell(run_main('--input', self.names, *TINY, '--num_steps=2',
+                                             '--holdout=1'))
+        self.assertIn('held-out loss', stdout)
+        self.assertNotIn('1 documents', stdout)
+        self.assertIn('on 1 document;', stdout)
+
+    def test_no_steps_show_no_held_out_line(self):
+        stdout = self.assertRanWell(run_main('--input', self.names, *TINY, '--num_steps=0',
+                                             '--holdout=1'))
+        self.assertNotIn('held-out loss', stdout)
+
+
+class SizeOfACheckpoint(CheckpointTestCase):
+    def test_a_file_bigger_than_a_quarter_of_the_memory_is_refused(self):
+        size = os.path.getsize(self.ck_path)
+        with mock.patch.object(microgpt, 'memory_here', return_value=4 * size - 4):
+            with self.assertRaises(ValueError) as caught:
+                microgpt.read_checkpoint(self.ck_path)
+        self.assertIn('bigger than', str(caught.exception))
+        with mock.patch.object(microgpt, 'memory_here', return_value=4 * size):
+            microgpt.read_checkpoint(self.ck_path)  # the control: just a quarter is taken
+
+
+class Memory(unittest.TestCase):
+    def test_the_soft_limit_on_memory_is_the_one_that_counts(self):
+        import resource
+        soft, unlimited = 2 ** 20, resource.RLIM_INFINITY  # far below any machine's memory
+        limits = {resource.RLIMIT_AS: (soft, unlimited), resource.RLIMIT_DATA: (unlimited,) * 2}
+        with mock.patch.object(resource, 'getrlimit', side_effect=limits.get):
+            self.assertEqual(microgpt.memory_here(), soft)
+
+
+class Saving(CheckpointTestCase):
+    def test_the_stop_signals_wait_while_the_file_is_written_and_not_after(self):
+        before = signal.pthread_sigmask(signal.SIG_BLOCK, [])
+        blocked = []
+        def write(path, data):
+            blocked.extend(signal.pthread_sigmask(signal.SIG_BLOCK, []))
+        with mock.patch.object(microgpt, 'write_whole', side_effect=write):
+            microgpt.save(os.path.join(self.tmp, 'unwritten.json'), self.ck())
+        self.assertTrue(set(microgpt.STOPS) <= set(blocked), blocked)
+        self.assertEqual(signal.pthread_sigmask(signal.SIG_BLOCK, []), before)
+
+    def test_a_save_that_fails_at_the_end_exits_with_status_1(self):
+        missing = os.path.join(self.tmp, 'removed folder', 'ck.json')
+        err = io.StringIO()
+        with contextlib.redirect_stderr(err), self.assertRaises(SystemExit) as caught:
+            microgpt.save(missing, self.ck())
+        self.assertEqual(caught.exception.code, 1)
+        self.assertTrue(err.getvalue().startswith('microgpt.py: error: could not save'))
+
+    def test_ctrl_c_saves_the_last_finished_step(self):
+        real_train, stop_after = microgpt.train, 2
+        def train(*args):
+            for done, step_loss in enumerate(real_train(*args), 1):
+                yield step_loss
+                if done == stop_after:
+                    raise KeyboardInterrupt
+        save = os.path.join(self.tmp, 'stopped.json')
+        with mock.patch.object(microgpt, 'train', side_effect=train):
+            status, _, stderr = run_main('--input', self.names, *TINY, '--num_steps=5',
+                                         '--save', save)
+        self.assertEqual(status, 128 + signal.SIGINT, stderr)
+        self.assertIn(f'step {stop_after} of 5 is saved', stderr)
+        with open(save, encoding='utf-8') as f:
+            self.assertEqual(json.load(f)['step'], stop_after)
+
+
+class Resuming(CheckpointTestCase):
+    def test_a_run_resumed_on_a_copy_of_its_dataset_records_the_copy(self):
+        copy = os.path.join(self.tmp, 'copy of names.txt')
+        shutil.copy(self.names, copy)
+        new = os.path.join(self.tmp, 'resumed.json')
+        self.assertRanWell(run_main('--load', self.ck_path, '--input', copy, '--save', new))
+        with open(new, encoding='utf-8') as f:
+            self.assertEqual(json.load(f)['dataset']['path'], os.path.abspath(copy))
+
+    def test_sampling_a_checkpoint_with_save_writes_the_same_checkpoint(self):
+        new = os.path.join(self.tmp, 'sampled.json')
+        self.assertRanWell(run_main('--load', self.ck_path, '--num_steps=0', '--save', new))
+        with open(new, encoding='utf-8') as f:
+            self.assertSame(f.read(), self.ck_text, 'the checkpoint written')
+
+
+class Sampling(CheckpointTestCase):
+    def test_seed_0_with_load_draws_the_samples_of_seed_0(self):
+        stdout = self.assertRanWell(run_main('--load', self.ck_path, '--num_steps=0', '--seed=0'))
+        run = microgpt.read_checkpoint(self.ck_path)
+        config = SimpleNamespace(**{**vars(microgpt.settings), **run['settings']})
+        random.seed(0)
+        want = [microgpt.sample(run['state_dict'], run['chars'], config)
+                for _ in range(config.num_samples)]
+        got = [line.split(': ', 1)[1] for line in lines_of(stdout) if line.startswith('sample ')]
+        self.assertEqual(got, want)
+
+    def test_the_resume_command_keeps_a_seed_of_0(self):
+        config = SimpleNamespace(**{name: row[2] for name, row in microgpt.OPTIONS.items()})
+        config.save, config.reseed = 'ck.json', 0
+        self.assertIn('--seed=0', microgpt.resume_command(config).split())
+
+
+class Scores(CheckpointTestCase):
+    def run_config(self):
+        run = microgpt.read_checkpoint(self.ck_path)
+        config = SimpleNamespace(**{**vars(microgpt.settings), **run['settings']})
+        return run, config
+
+    def assertDiverges(self, run, config):
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()) \
+                as err, self.assertRaises(SystemExit) as caught:
+            microgpt.check_scores(run, config)
+        self.assertEqual(caught.exception.code, 2)
+        self.assertIn('training diverged', err.getvalue())
+
+    def test_a_weight_whose_square_overflows_is_caught_though_scores_are_finite(self):
+        run, config = self.run_config()
+        run['state_dict']['wte'][0][0].data = 1e200  # a token's row: check_scores feeds BOS only
+        self.assertDiverges(run, config)
+
+    def test_the_last_position_of_a_block_is_checked_too(self):
+        run, config = self.run_config()
+        real = microgpt.gpt
+        def gpt(token_id, pos_id, *rest):
+            logits = real(token_id, pos_id, *rest)
+            return logits[:-1] + [microgpt.Value(math.inf)] if pos_id == config.block_size - 1 \
+                else logits
+        with mock.patch.object(microgpt, 'gpt', side_effect=gpt):
+            self.assertDiverges(run, config)
+
+    def test_arithmetic_beyond_the_floats_while_scoring_is_a_divergence(self):
+        run, config = self.run_config()
+        with mock.patch.object(microgpt, 'gpt', side_effect=OverflowError('math range error')):
+            self.assertDiverges(run, config)
+
+
+class Gradcheck(ProgramTestCase):
+    def test_relative_error_of_two_equal_zeros_is_zero(self):
+        self.assertEqual(microgpt.relative(0.0, 0.0), 0.0)
+
+    def test_relu_is_compared_on_its_flat_side_too(self):
+        errors = microgpt.op_errors(microgpt.Value.relu)
+        self.assertEqual(len(errors), 5)  # each of op_errors' points, both sides of 0
+
+    def test_a_function_that_gives_no_value_is_no_operation(self):
+        self.assertIsNone(microgpt.op_errors(lambda a: str(a)))
+
+    def gradcheck_with(self, name, operation):
+        """gradcheck() of a tiny model, with a new operation added to Value: (status, stdout)."""
+        setattr(microgpt.Value, name, operation)
+        self.addCleanup(delattr, microgpt.Value, name)
+        random.seed(0)
+        config = SimpleNamespace(**{**vars(microgpt.settings), 'n_embd': 4, 'n_head': 1,
+                                    'block_size': 8})
+        chars = microgpt.build_vocab(DOCS)
+        state_dict = microgpt.init_state_dict(len(chars) + 1, config)
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            status = microgpt.gradcheck(DOCS, chars, state_dict, config)
+        return status, out.getvalue()
+
+    def test_an_operation_that_fails_on_every_input_is_wrong(self):
+        def broken(self):
+            raise ValueError('never works')
+        status, stdout = self.gradcheck_with('broken', broken)
+        self.assertEqual(status, 1)
+        self.assertIn('disagree: Value.broken', stdout)
+
+    def test_a_derivative_off_by_one_part_in_100000_is_wrong(self):  # the tolerance is 1e-6
+        def doubled(self):
+            return microgpt.Value(2 * self.data, (self,), (2 * (1 + 1e-5),))
+        status, stdout = self.gradcheck_with('doubled', doubled)
+        self.assertEqual(status, 1)
+        self.assertIn('disagree: Value.doubled', stdout)
+
+
+class Output(ProgramTestCase):
+    def test_a_reader_that_stops_early_ends_the_run_with_status_1_and_no_message(self):
+        proc = subprocess.Popen([sys.executable, SCRIPT, '--input', self.names, *TINY,
+                                 '--num_steps=0', '--num_samples=100000'],
+                                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE)
+        try:
+            proc.stdout.readline()
+            proc.stdout.close()
+            err = proc.stderr.read()
+            status = proc.wait(timeout=60)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+            proc.stderr.close()
+        self.assertEqual((status, err), (1, b''))
+
+
+if __name__ == '__main__':
+    unittest.main()
