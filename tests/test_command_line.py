@@ -21,7 +21,7 @@ import unittest
 from unittest import mock
 
 import microgpt
-from tests.harness import (ROOT, SCRIPT, count_parameters, count_weights, default_sigint,
+from tests.harness import (seconds, ROOT, SCRIPT, count_parameters, count_weights, default_sigint,
                            run_script, settings_with, unprivileged)
 
 NAMES = pathlib.Path(ROOT, 'input.txt')
@@ -208,6 +208,7 @@ class BadInput(CommandLineTestCase):
 
     @unittest.skipUnless(sys.implementation.name == 'cpython',
                          'PyPy aborts when memory runs out instead of raising MemoryError')
+    @seconds
     def test_running_out_of_memory_ends_in_one_line(self):
         path = self.tmp / 'one-long-line.txt'
         path.write_bytes(b'ab' * 50_000_000)  # 100 MB in one document, under a 300 MB limit
@@ -258,6 +259,7 @@ class Datasets(CommandLineTestCase):
         self.assertTrue(set(samples) <= set(''.join(WORLD_NAMES)))
         self.assertTrue(any(ord(ch) > 127 for ch in samples))
 
+    @seconds
     def test_twelve_layers_and_a_64_token_context_train_on_long_documents(self):
         rng = random.Random(3)
         path = self.dataset('\n'.join(''.join(rng.choice('abcdefgh') for _ in range(100))

@@ -18,7 +18,8 @@ from unittest import mock
 
 import microgpt
 from tests import plain_microgpt
-from tests.harness import PLAIN_SCRIPT, ROOT, FaithfulTestCase, record_run, reprs, run_script
+from tests.harness import (PLAIN_SCRIPT, ROOT, FaithfulTestCase, record_run, reprs, run_script,
+                           seconds)
 
 ALPHABET = 'abcdefghij' + 'äßé' + '中文字' + ' -.'
 
@@ -100,6 +101,7 @@ class SameNumbersAsThePlainOracle(OracleTestCase):
         self.assertSameSteps(weights['microgpt'], weights['tests.plain_microgpt'], 'weights',
                              unit='draw')
 
+    @seconds
     def test_a_deep_model_on_long_documents(self):
         # deeper than the reference's recursion survives (it fails from 8 layers)
         # and with the longest context, cut from documents longer than it
@@ -129,9 +131,11 @@ class PrintedAsThePlainOracle(OracleTestCase):
         self.assertEqual((plain.returncode, plain.stderr), (0, b''))
         self.assertSame(fast.stdout, plain.stdout, 'stdout')
 
+    @seconds
     def test_the_untrained_model_prints_the_oracles_samples(self):
         self.assertSamePrinted('--num_steps=0')
 
+    @seconds
     def test_samples_from_a_prompt_print_as_the_oracles(self):
         self.assertSamePrinted('--num_steps=2', '--num_samples=6', '--prompt=el')
 
