@@ -23,7 +23,7 @@ import microgpt  # noqa: E402
 # The slow checks (whole default runs, minutes each) run only when this is set.
 SLOW = os.environ.get('MICROGPT_SLOW') == '1'
 SLOW_REASON = 'a full run takes minutes: set MICROGPT_SLOW=1 to include it'
-# Checks of a few seconds each, left out of the quick run to keep it under a minute;
+# Checks of a few seconds each, left out of the quick run to keep it under a minute
 # .ci/run sets MICROGPT_SLOW=1 for its last pass, which runs them.
 seconds = unittest.skipUnless(SLOW, 'seconds long: set MICROGPT_SLOW=1 to include it')
 

@@ -21,8 +21,8 @@ import unittest
 from unittest import mock
 
 import microgpt
-from tests.harness import (seconds, ROOT, SCRIPT, count_parameters, count_weights, default_sigint,
-                           run_script, settings_with, unprivileged)
+from tests.harness import (ROOT, SCRIPT, count_parameters, count_weights, default_sigint,
+                           run_script, settings_with, unprivileged, seconds)
 
 NAMES = pathlib.Path(ROOT, 'input.txt')
 SHORT = ['--num_steps=3', '--num_samples=3']
@@ -496,6 +496,7 @@ class Program(CommandLineTestCase):
                                                  r'newer, not 3\.[67]\.\d+\n\Z')
 
     @unittest.skipUnless(hasattr(os, 'wait4'), 'peak memory is read from wait4 here')
+    @seconds
     def test_memory_stays_small_on_every_interpreter(self):
         # a graph a step; kept alive by a paused collector on PyPy, they would add up
         proc = subprocess.Popen([sys.executable, SCRIPT, '--num_steps=100', '--num_samples=0'],

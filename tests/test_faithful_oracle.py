@@ -75,6 +75,7 @@ class SameNumbersAsThePlainOracle(OracleTestCase):
         # other steps' too, every one of them: one rounding in a thousand shows
         self.assertSameRun(self.names, dict(num_steps=20, num_samples=0))
 
+    @seconds
     def test_random_settings_and_datasets(self):
         rng = random.Random(2026)
         for case in range(12):

@@ -21,7 +21,7 @@ from microgpt import Value, dot, total
 from tests import plain_microgpt
 from tests.harness import (PLAIN_SCRIPT, ROOT, SLOW, SLOW_REASON, FaithfulTestCase,
                            expected_bytes, expected_lines, record_run, reprs, run_script,
-                           settings_with)
+                           settings_with, seconds)
 
 WIDE = dict(n_layer=2, n_embd=32, n_head=4)
 WIDE_ARGS = ['--n_layer=2', '--n_embd=32', '--n_head=4', '--num_steps=10']
@@ -75,6 +75,7 @@ class Short20(ReferenceTestCase):
 class Wide(ReferenceTestCase):
     """n_layer=2, n_embd=32, n_head=4, num_steps=10."""
 
+    @seconds
     def test_a_wide_model_prints_the_reference_bytes(self):
         self.assertSame(printed(*WIDE_ARGS), expected_bytes('wide.stdout'), 'stdout')
 

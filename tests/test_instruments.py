@@ -19,7 +19,7 @@ from types import SimpleNamespace
 from unittest import mock
 
 import microgpt
-from tests.harness import ROOT, SCRIPT, ExactTestCase, run_script
+from tests.harness import ROOT, SCRIPT, ExactTestCase, run_script, seconds
 
 NAMES = os.path.join(ROOT, 'input.txt')
 SMALL = ['--n_embd=8', '--n_head=2', '--block_size=8']
@@ -186,6 +186,7 @@ class Gradcheck(InstrumentTestCase):
         self.assertAgrees(result, operations() + matrices())
         self.assertEqual(list(self.tmp.iterdir()), [])  # its working folder stays empty
 
+    @seconds
     def test_a_model_of_two_layers_agrees(self):
         result = self.run_ok('--gradcheck', '--n_layer=2')
         self.assertAgrees(result, operations() + matrices(n_layer=2))
@@ -203,6 +204,7 @@ class Gradcheck(InstrumentTestCase):
         self.assertEqual((self.tmp / 'ck.json').read_bytes(), before)
         self.assertEqual(sorted(p.name for p in self.tmp.iterdir()), ['ck.json', 'data.txt'])
 
+    @seconds
     def test_correct_code_agrees_whatever_the_seed(self):
         # backward() is right for every seed: a check that says otherwise is a false alarm.
         # These once read WRONG: a directional derivative that cancels to near 0 (the

@@ -22,7 +22,7 @@ from unittest import mock
 import microgpt
 from tests.harness import (ROOT, SCRIPT, ExactTestCase, count_parameters, default_sigint,
                            model_shapes,
-                           run_script, settings_with, unprivileged)
+                           run_script, settings_with, unprivileged, seconds)
 
 NAMES = os.path.join(ROOT, 'input.txt')
 SMALL = ['--n_embd=8', '--n_head=2', '--block_size=8']  # a small model: quick to train
@@ -207,6 +207,7 @@ class Resume(CheckpointTestCase):
                 self.assertSame(file, whole_file, 'checkpoint bytes')
 
     @unittest.skipIf(os.name == 'nt', 'Ctrl-C is a POSIX signal here')
+    @seconds
     def test_a_real_ctrl_c_saves_and_the_printed_command_goes_on(self):
         args = ['--num_steps=200', *SMALL, '--num_samples=5']
         whole = run_script(*args, '--save', self.path('whole.json'))
