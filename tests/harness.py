@@ -4,6 +4,8 @@ init_state_dict() makes them, a recorder that trains and samples as main()
 does while keeping every number, and the base of the faithful tests
 (FaithfulTestCase), whose failures say that the model's numbers differ from
 the reference program's or the plain oracle's."""
+import contextlib
+import io
 import os
 import random
 import signal
@@ -38,6 +40,18 @@ def expected_lines(name):
     """A reference file of one repr() per line (losses, gradients)."""
     return expected_bytes(name).decode('ascii').split()
 
+
+
+def run_main(*args):
+    """main() in this process: (exit status, stdout, stderr)."""
+    out, err = io.StringIO(), io.StringIO()
+    status = 0
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            microgpt.main(list(args))
+        except SystemExit as e:
+            status = e.code
+    return status, out.getvalue(), err.getvalue()
 
 def run_script(*args, script=SCRIPT, cwd=None, env=None, timeout=600, stdout=subprocess.PIPE):
     """Run microgpt.py (or another script) with options; stdout and stderr as bytes."""

@@ -20,22 +20,10 @@ from types import SimpleNamespace
 from unittest import mock
 
 import microgpt
-from tests.harness import SCRIPT, ExactTestCase
+from tests.harness import run_main, SCRIPT, ExactTestCase
 
 TINY = ['--n_embd=4', '--n_head=1', '--block_size=8', '--num_samples=3']
 DOCS = ['anna', 'bob', 'carl', 'dave', 'emma', 'finn', 'gus', 'hana']
-
-
-def run_main(*args):
-    """main() in this process: (exit status, stdout, stderr)."""
-    out, err = io.StringIO(), io.StringIO()
-    status = 0
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        try:
-            microgpt.main(list(args))
-        except SystemExit as e:
-            status = e.code
-    return status, out.getvalue(), err.getvalue()
 
 
 def lines_of(stdout):

@@ -5,8 +5,6 @@ The resumed runs must equal a run never interrupted, bit for bit: the same
 printed losses and samples, and the same checkpoint file, byte for byte (its
 numbers are written as repr() floats, so equal bytes mean equal weights and
 equal Adam buffers)."""
-import contextlib
-import io
 import json
 import os
 import pathlib
@@ -20,7 +18,7 @@ import unittest
 from unittest import mock
 
 import microgpt
-from tests.harness import (ROOT, SCRIPT, ExactTestCase, count_parameters, default_sigint,
+from tests.harness import (run_main, ROOT, SCRIPT, ExactTestCase, count_parameters, default_sigint,
                            model_shapes,
                            run_script, settings_with, unprivileged, seconds)
 
@@ -30,18 +28,6 @@ SMALL = ['--n_embd=8', '--n_head=2', '--block_size=8']  # a small model: quick t
 
 class Interrupt(Exception):
     """Stands for the KeyboardInterrupt that Ctrl-C raises, at a chosen moment."""
-
-
-def run_main(*args):
-    """main() in this process: (exit status, stdout, stderr)."""
-    out, err = io.StringIO(), io.StringIO()
-    status = 0
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        try:
-            microgpt.main(list(args))
-        except SystemExit as e:
-            status = e.code
-    return status, out.getvalue(), err.getvalue()
 
 
 def shapes(state_dict):
