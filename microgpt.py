@@ -244,21 +244,17 @@ def sample(state_dict, chars, config):
 # lecture builds: shapes come from init_state_dict(), settings from `settings`.
 #
 # Notes: why the lecture is written the way it is.
-# - The bits: on the same settings it computes the original program's very numbers,
-#   on CPython 3.8 to 3.13 and PyPy, as it keeps the original's operations in their
-#   order: -a is a * -1, a - b is a + (-b), a / b is a * b ** -1 (a new power node
-#   for each division), the loss is (1 / n) * the sum. Other ways round otherwise.
-# - total() and dot() are one node where the original chains two-input additions:
-#   the same numbers added in the same order (reduce, as sum() of floats compensates
-#   its rounding from Python 3.12 on), the same gradient for each child, in the same
-#   order. That made the run about 7x as fast (dot's slice assignment 1.14x more).
+# - The bits: it computes the original program's very numbers, on CPython 3.8 to 3.13
+#   and PyPy, as it keeps the original's operations in their order: -a is a * -1,
+#   a - b is a + (-b), a / b is a * b ** -1, the loss is (1 / n) * the sum.
+# - total() and dot() are one node where the original chains two-input additions: the
+#   same numbers added in the same order (with reduce: sum() of floats compensates its
+#   rounding from Python 3.12 on), the same gradient for each child; 7x as fast.
 # - math.pow is C's pow() everywhere; PyPy computes x ** 2 as x * x, which rounds
 #   differently about once in a thousand. Adam's g ** 2 goes through it too.
-# - Nodes keep children and local derivatives as data in __slots__, not closures: no
-#   reference cycles, so reference counting frees each step's graph and the script
-#   pauses CPython's cycle collector (1.12x; PyPy needs it on). backward() searches
-#   on a stack, so that any depth works, and skips leaves, which pass nothing on.
-
+# - Nodes keep children and local derivatives as data, not closures: with no reference
+#   cycles, reference counting frees each step's graph, and the script pauses CPython's
+#   cycle collector (1.12x; PyPy needs it on). backward() walks on a stack: any depth.
 import argparse, gc, json, os, re, shlex, signal, stat, sys, tempfile
 
 DEFAULT_INPUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'input.txt')
@@ -274,24 +270,21 @@ def fail(message, status=2):  # bad input is no crash
     say(f'microgpt.py: error: {message}')
     sys.exit(status)
 
-def whole(least):  # an argparse type: a whole number, at least `least`
-    def parse(text):
-        if int(text) < least:  # a ValueError makes argparse say "invalid whole number value"
-            raise argparse.ArgumentTypeError(f'must be at least {least}, got {text}')
-        return int(text)
-    parse.__name__ = 'whole number'
+# The command line: an option for each setting of the lecture, and the program's own
+def checked(kind, name, ok, why):  # an argparse type: kind(text), refused unless ok(it)
+    def parse(text):  # a ValueError from kind() makes argparse say "invalid <name> value"
+        if not ok(kind(text)):
+            raise argparse.ArgumentTypeError(why.format(text))
+        return kind(text)
+    parse.__name__ = name
     return parse
 
-def number(text):  # an argparse type: a finite number above 0
-    if not 0 < float(text) < math.inf:
-        raise argparse.ArgumentTypeError(f'must be a finite number above 0, got {text}')
-    return float(text)
+def whole(least):
+    return checked(int, 'whole number', lambda n: n >= least, f'must be at least {least}, got {{}}')
 
-def filename(text):  # an argparse type: a name that is not empty
-    if not text:
-        raise argparse.ArgumentTypeError('needs a file name, not an empty one')
-    return text
-
+number = checked(float, 'number', lambda x: 0 < x < math.inf, 'must be a finite number above '
+                 '0, got {}')
+filename = checked(str, 'file name', len, 'needs a file name, not an empty one')
 SETTINGS_HELP = {  # the lecture's settings as options: type, metavar, what each does
     'seed': (whole(0), 'N', 'seeds the shuffle, the initial weights and the sampling'),
     'n_layer': (whole(1), 'N', 'transformer blocks, one after the other'),
@@ -304,21 +297,20 @@ SETTINGS_HELP = {  # the lecture's settings as options: type, metavar, what each
                     'one too small to divide by is refused'),
     'num_samples': (whole(0), 'N', 'how many new documents to invent after training'),
     'prompt': (str, 'TEXT', 'every sample starts with TEXT, read by the model before it draws')}
-KINDS = {int: (int, 'N', 'a setting of the lecture'), float: (float, 'X', 'a setting of '
-         'the lecture'), str: (str, 'TEXT', 'a setting of the lecture')}  # for new ones
-OPTIONS = {'input': (filename, 'FILE', DEFAULT_INPUT, 'UTF-8 text file, one document per '
-                     'line; the names list, the default, is downloaded if missing')}
-for name, default in vars(settings).items():  # a setting added to the lecture is one too
-    kind, metavar, what = SETTINGS_HELP.get(name) or KINDS.get(type(default), (None,) * 3)
-    if kind:
-        OPTIONS[name] = (kind, metavar, default, what)
-OPTIONS.update({  # name: (type, metavar, default, what it does); the type bool is a flag
-    'save': (filename, 'FILE', None, 'write the model and the state of training to FILE, as '
-             'JSON, when training ends or Ctrl-C stops it'),
-    'load': (filename, 'FILE', None, 'go on from a FILE written by --save (see below)'),
-    'holdout': (whole(0), 'N', 0, 'keep N documents out of training and report their loss'),
-    'report': (bool, None, False, 'show the loss curve; mark the samples that are documents'),
-    'gradcheck': (bool, None, False, 'check backward() against finite differences, and stop')})
+METAVARS = {int: 'N', float: 'X', str: 'TEXT'}  # a setting a student adds is an option too
+OPTIONS = {'input': (filename, 'FILE', 'UTF-8 text file, one document per line; the names '
+                     'list, the default, is downloaded if missing', DEFAULT_INPUT)}
+for name, default in vars(settings).items():
+    if name in SETTINGS_HELP or type(default) in METAVARS:
+        OPTIONS[name] = (*SETTINGS_HELP.get(name, (type(default), METAVARS.get(type(default)),
+                                                   'a setting of the lecture')), default)
+OPTIONS.update({  # name: (type, metavar, what it does, default); the type bool is a flag
+    'save': (filename, 'FILE', 'write the model and the state of training to FILE, as JSON, '
+             'when training ends or Ctrl-C stops it', None),
+    'load': (filename, 'FILE', 'go on from a FILE written by --save (see below)', None),
+    'holdout': (whole(0), 'N', 'keep N documents out of training and report their loss', 0),
+    'report': (bool, None, 'show the loss curve; mark the samples that are documents', False),
+    'gradcheck': (bool, None, 'check backward() against finite differences, and stop', False)})
 FREE = ('temperature', 'num_samples', 'prompt')  # sampling: each run of a checkpoint chooses
 RECORDED = [name for name in vars(settings) if name in OPTIONS and name not in FREE] + ['holdout']
 LOAD_RULES = """With --load FILE, the model, the vocabulary and the run are FILE's: training
@@ -327,29 +319,24 @@ never stopped, on the dataset FILE names (or --input, which must hold the same
 documents). The model options, --learning_rate and --holdout cannot change;
 --num_steps=0 only samples, with no dataset; --seed draws other samples."""
 
-def parse_args(argv):
+def configure(argv):  # the options given, else the checkpoint's (--load), else the defaults
     parser = argparse.ArgumentParser(description='Train a tiny GPT on a text file, one document '
                                      'per line, then sample from it.', epilog=LOAD_RULES)
     parser.error = lambda message: fail(f'{message}; see --help')  # one line, not a usage dump
-    for name, (kind, metavar, default, what) in OPTIONS.items():  # None: "not given"
+    for name, (kind, metavar, what, default) in OPTIONS.items():  # None: "not given"
         if kind is bool:
             parser.add_argument('--' + name, action='store_true', default=None, help=what)
         else:
             shown = f' (default: {default})' if default not in (None, '') else ''
             parser.add_argument('--' + name, metavar=metavar, type=kind, help=what + shown)
-    return parser.parse_args(argv)
-
-def configure(argv):
-    """This run's settings in one namespace: the options given, else the checkpoint's
-    (with --load), else the defaults; and every refusal that can be made now."""
-    given = {name: value for name, value in vars(parse_args(argv)).items() if value is not None}
+    given = {name: x for name, x in vars(parser.parse_args(argv)).items() if x is not None}
     saved = load(given['load']) if 'load' in given else None
     fixed = saved['settings'] if saved else {}
     for name in fixed:
         if name in given and name != 'seed' and (name, given[name]) != ('num_steps', 0):
             fail(f'--{name} comes from {given["load"]} (which says {fixed[name]}); leave it out'
                  + (', or pass --num_steps=0 to only sample' if name == 'num_steps' else ''))
-    config = SimpleNamespace(**{name: row[2] for name, row in OPTIONS.items()})
+    config = SimpleNamespace(**{name: row[3] for name, row in OPTIONS.items()})
     if saved:
         config.input = saved['dataset']['path']
     vars(config).update({**given, **fixed})
@@ -364,6 +351,7 @@ def configure(argv):
         check_save(config)
     return config, saved
 
+# The dataset: read whole or refused in one line; the names list downloaded if missing
 def read_docs(path):
     hint = 'pass --input=FILE with a text file, one document per line'
     if not os.path.exists(path) or os.path.isdir(path):
@@ -376,25 +364,21 @@ def read_docs(path):
         fail(f'{path} is not UTF-8 text ({e.reason}); save it with the UTF-8 encoding')
     except OSError as e:
         fail(f'cannot read {path}: {e.strerror}')
-    if not docs:
-        fail(f'{path} has no documents, every line is blank; {hint}')
-    odd = [ch for ch in set(''.join(docs)) if not ch.isprintable()]
-    if odd:  # a sample holding one would not print as one line
-        fail(f'{path} holds {min(odd)!r}, a character that cannot be printed; take it out')
+    odd = [ch for ch in set(''.join(docs)) if not ch.isprintable()]  # a sample would not print
+    if not docs or odd:  # as one line
+        fail(f'{path} has no documents, every line is blank; {hint}' if not docs else
+             f'{path} holds {min(odd)!r}, a character that cannot be printed; take it out')
     return docs
 
-def read_dataset(config, saved):
-    """The training documents and the held-out ones, in the order of the seed, and
-    what a checkpoint keeps of them. A checkpoint that is only sampled needs none."""
+def read_dataset(config, saved):  # the documents to train on, the held-out ones, their record
     if saved and not (config.train or config.report or config.gradcheck):
-        return [], [], saved['dataset']
+        return [], [], saved['dataset']  # a checkpoint that is only sampled needs none
     if config.input == DEFAULT_INPUT and not os.path.exists(DEFAULT_INPUT):
         download_names(DEFAULT_INPUT)
     docs = read_docs(config.input)
-    dataset = {'path': os.path.abspath(config.input), 'num_docs': None, 'sha256': None}
-    if saved or config.save:
-        dataset['sha256'] = fingerprint(docs)
-    if saved and dataset['sha256'] != saved['dataset']['sha256']:
+    import hashlib  # only here and in the download: it would cost every run 3 MB of memory
+    sha256 = hashlib.sha256('\n'.join(docs).encode()).hexdigest() if saved or config.save else None
+    if saved and sha256 != saved['dataset']['sha256']:
         fail(f"{config.input} does not hold the documents {config.load} was trained on "
              f"({saved['dataset']['path']}); pass those as --input")
     if saved and saved['chars'] != build_vocab(docs):
@@ -405,12 +389,8 @@ def read_dataset(config, saved):
     if not docs:
         fail(f'--holdout={config.holdout} leaves nothing to train on: {config.input} holds '
              f'{len(held_out)} documents or copies of them; hold out fewer')
-    dataset['num_docs'] = len(docs)
-    return docs, held_out, dataset
-
-def fingerprint(docs):  # enough of a dataset to know it again
-    import hashlib  # only here, as below: it would cost every run 3 MB of memory
-    return hashlib.sha256('\n'.join(docs).encode()).hexdigest()
+    return docs, held_out, {'path': os.path.abspath(config.input), 'num_docs': len(docs),
+                            'sha256': sha256}
 
 def download_names(path):
     import hashlib, http.client, urllib.request  # only here: they cost every other run memory
@@ -425,9 +405,7 @@ def download_names(path):
     except (OSError, http.client.HTTPException) as e:
         fail(f'could not download {NAMES_URL} to {path} ({e}); {hint}')
 
-def write_whole(path, data):
-    """Write through a temporary file beside path, named after it, renamed only once
-    complete: path holds its old content or the new, never a part."""
+def write_whole(path, data):  # through a temporary file beside path, renamed once whole
     folder, name = os.path.split(os.path.realpath(path))
     fd, partial = tempfile.mkstemp(dir=folder, prefix=name[:100] + '.', suffix='.part')
     try:
@@ -439,45 +417,42 @@ def write_whole(path, data):
         if os.path.exists(partial):  # anything went wrong before the rename
             os.remove(partial)
 
-def check_save(config):
-    """Refuse a --save FILE now, not after an hour of training: FILE must be new, or
-    a checkpoint that --load would take, and not the dataset; its folder writable."""
+# Checkpoints: a file is data, and may hold anything; each part is checked before use
+def check_save(config):  # now, not after an hour of training: a new file, or a checkpoint
     path, hint = config.save, 'name another file'
     folder, name = os.path.split(os.path.abspath(path))
     if os.path.basename(path) in ('', '.', '..'):  # newdir/ would become a file "newdir"
         fail(f'--save {path} names a folder, not a file; {hint}')
     try:
-        if os.path.exists(path) and not stat.S_ISREG(os.stat(path).st_mode):
-            fail(f'--save {path} is not a regular file; {hint}')  # a device, a FIFO, a folder
-        if os.path.exists(path) and os.path.exists(config.input) \
-                and os.path.samefile(path, config.input):
+        if not os.path.exists(path):
+            if len(os.fsencode(name)) > os.pathconf(folder, 'PC_NAME_MAX'):
+                fail(f'--save {path}: the name is longer than this system allows; {hint}')
+        elif not stat.S_ISREG(os.stat(path).st_mode):  # a device, a FIFO, a folder
+            fail(f'--save {path} is not a regular file; {hint}')
+        elif os.path.exists(config.input) and os.path.samefile(path, config.input):
             fail(f'--save {path} is the dataset; {hint}')
-        if os.path.exists(path):
+        else:
             read_checkpoint(path)
-        elif len(os.fsencode(name)) > os.pathconf(folder, 'PC_NAME_MAX'):
-            fail(f'--save {path}: the name is longer than this system allows; {hint}')
         tempfile.TemporaryFile(dir=folder).close()
     except ValueError as e:
         fail(f'--save {path} would replace a file that is not a checkpoint ({e}); {hint}')
     except OSError as e:  # a missing folder, no permission
         fail(f'--save {path} cannot be written ({e.strerror}); {hint}')
 
-def need(ok, why):  # one check of a checkpoint: a file is data, and may hold anything
+def need(ok, why):  # one check of a checkpoint
     if not ok:
         raise ValueError(why)
-
 def short(x):  # a value from a file, shown in a message of one short line
     return repr(x) if len(repr(x)) <= 40 else repr(x)[:36] + '...'
-
-def a_number(x):  # a number from a checkpoint: no text, no null, no NaN, no infinity
+def a_number(x):  # no text, no null, no NaN, no infinity
     need(type(x) in (int, float) and math.isfinite(x), f'{short(x)} is not a finite number')
     return float(x)
-
-def small_int(text):  # a huge whole number becomes infinity, which every check refuses
-    return int(text) if len(text) <= 30 else float(text)
+def numbers(xs, n, why):  # a list of n numbers, counted before any is converted
+    need(isinstance(xs, list) and len(xs) == n, why)
+    return [a_number(x) for x in xs]
 
 def saved_setting(name, value):  # a setting from a checkpoint, checked by its option's type
-    kind, _, default, _ = OPTIONS[name]
+    kind, default = OPTIONS[name][0], OPTIONS[name][3]
     need(type(value) is type(default) or (type(value), type(default)) == (int, float),
          f'its {name} is {short(value)}, not of type {type(default).__name__}')
     try:
@@ -496,9 +471,7 @@ def random_state(state):  # a state of Python's generator, as random.getstate() 
 KEYS = ('format', 'version', 'settings', 'step', 'losses', 'dataset', 'vocab', 'state_dict',
         'adam_m', 'adam_v', 'random_state')
 
-def read_checkpoint(path):
-    """The run in a file written by --save; ValueError if it is not a usable one.
-    Its size and its nesting are checked before it is parsed."""
+def read_checkpoint(path):  # the run in a file written by --save, or a ValueError that says why
     try:
         need(stat.S_ISREG(os.stat(path).st_mode), 'it is not a regular file')
         need(os.path.getsize(path) <= memory_here() / 4,
@@ -509,7 +482,8 @@ def read_checkpoint(path):
         for _ in range(4):  # a checkpoint nests 4 deep, in the rows of the state_dict
             brackets = brackets.replace('[]', '').replace('{}', '')
         need(not brackets, 'its brackets nest deeper than a checkpoint does, or do not pair up')
-        return rebuild(json.loads(text, parse_int=small_int, parse_constant=a_number))
+        return rebuild(json.loads(text, parse_constant=a_number,  # a huge int becomes inf
+                                  parse_int=lambda s: int(s) if len(s) <= 30 else float(s)))
     except OSError as e:
         raise ValueError(f'it cannot be read ({e.strerror})')
     except UnicodeDecodeError as e:
@@ -519,53 +493,47 @@ def read_checkpoint(path):
     except MemoryError:
         raise ValueError('it is too big for the memory here')
 
-def rebuild(ck):
-    """The run in a parsed checkpoint, every part checked, its model rebuilt."""
+def rebuild(ck):  # the run in a parsed checkpoint, every part checked, its model rebuilt
     need(isinstance(ck, dict) and ck.get('format') == CHECKPOINT, 'it is not a microgpt checkpoint')
     need(ck.get('version') == VERSION,
          f'it is of version {short(ck.get("version"))}; this program reads {VERSION}')
     for key in set(KEYS) ^ set(ck):
         need(False, f'it {"lacks" if key in KEYS else "holds an unknown"} {short(key)}')
-    settings, step, losses, dataset, vocab = (ck[key] for key in KEYS[2:7])
-    need(isinstance(settings, dict), 'its settings are not a JSON object')
-    for name in set(RECORDED) ^ set(settings):
+    named, step, losses, dataset, vocab, matrices = (ck[key] for key in KEYS[2:8])
+    need(isinstance(named, dict), 'its settings are not a JSON object')
+    for name in set(RECORDED) ^ set(named):
         need(False, f'it {"lacks the" if name in RECORDED else "holds an unknown"} setting '
                     f'{short(name)}')
-    settings = {name: saved_setting(name, settings[name]) for name in RECORDED}
-    need(settings['n_embd'] % settings['n_head'] == 0, 'its n_embd is not divisible by its n_head')
-    need(type(step) is int and 0 <= step <= settings['num_steps'],
+    named = {name: saved_setting(name, named[name]) for name in RECORDED}
+    need(named['n_embd'] % named['n_head'] == 0, 'its n_embd is not divisible by its n_head')
+    need(type(step) is int and 0 <= step <= named['num_steps'],
          f'its step, {short(step)}, is not a step of its run')
-    need(isinstance(losses, list) and len(losses) == step, f'its losses are not {step} numbers')
     need(isinstance(vocab, str) and vocab != '' and vocab.isprintable()
          and list(vocab) == sorted(set(vocab)), 'its vocab is not distinct printable characters, sorted')
     need(isinstance(dataset, dict) and set(dataset) == {'path', 'num_docs', 'sha256'}
-         and isinstance(dataset['path'], str) and isinstance(dataset['sha256'], str)
-         and type(dataset['num_docs']) is int and dataset['num_docs'] > 0,
-         'its dataset is not described')
-    config = SimpleNamespace(**{**vars(globals()['settings']), **settings})
-    shapes = init_state_dict(len(vocab) + 1, config, matrix=no_weights)
-    saved = ck['state_dict'] if isinstance(ck['state_dict'], dict) else {}
-    for name, mat in shapes.items():
-        rows = saved.get(name)
-        need(name in saved, f'it has no {name}, which its model has')
-        need(isinstance(rows, list) and [len(r) if isinstance(r, list) else -1 for r in rows]
-             == [len(r) for r in mat], f'its {name} is not the {len(mat)} x '
-             f'{len(mat[0]) if mat else 0} matrix of its model')
-    for name in set(saved) - set(shapes):
-        need(False, f'its state_dict holds {short(name)}, which its model has not')
-    state_dict = {name: [[Value(a_number(x)) for x in row] for row in saved[name]]
+         and [type(dataset[k]) for k in ('path', 'num_docs', 'sha256')] == [str, int, str]
+         and dataset['num_docs'] > 0, 'its dataset is not described')
+    shapes = init_state_dict(len(vocab) + 1, SimpleNamespace(**{**vars(settings), **named}),
+                             matrix=no_weights)
+    matrices = matrices if isinstance(matrices, dict) else {}
+    for name in [*shapes, *(name for name in matrices if name not in shapes)]:
+        need(name in shapes, f'its state_dict holds {short(name)}, which its model has not')
+        need(name in matrices, f'it has no {name}, which its model has')
+        need([len(r) if isinstance(r, list) else -1 for r in matrices[name]] == list(map(
+            len, shapes[name])) if isinstance(matrices[name], list) else False, f'its {name} '
+            f'is not the {len(shapes[name])} x {len(shapes[name][0]) if shapes[name] else 0} '
+            f'matrix of its model')
+    state_dict = {name: [[Value(a_number(x)) for x in row] for row in matrices[name]]
                   for name in shapes}
-    n, m, v = len(parameters(state_dict)), ck['adam_m'], ck['adam_v']
-    need(isinstance(m, list) and isinstance(v, list) and len(m) == len(v) == n,
-         f'its adam_m and adam_v are not {n} numbers each')
-    return {'settings': settings, 'step': step, 'losses': [a_number(x) for x in losses],
-            'dataset': dataset, 'chars': list(vocab), 'state_dict': state_dict,
-            'm': [a_number(x) for x in m], 'v': [a_number(x) for x in v],
-            'random_state': random_state(ck['random_state'])}
+    n = len(parameters(state_dict))
+    adam = f'its adam_m and adam_v are not {n} numbers each'
+    return {'settings': named, 'step': step, 'losses': numbers(losses, step, f'its losses are '
+            f'not {step} numbers'), 'dataset': dataset, 'chars': list(vocab),
+            'state_dict': state_dict, 'm': numbers(ck['adam_m'], n, adam),
+            'v': numbers(ck['adam_v'], n, adam), 'random_state': random_state(ck['random_state'])}
 
 def no_weights(nout, nin, std=0):  # a matrix that knows its shape and holds nothing
     return [range(nin)] * nout
-
 def load(path):
     try:
         return read_checkpoint(path)
@@ -581,9 +549,7 @@ def checkpoint(run, config):  # all that sampling and going on need, as plain da
                            for name, mat in run['state_dict'].items()},
             'adam_m': run['m'][:], 'adam_v': run['v'][:], 'random_state': random.getstate()}
 
-def save(path, ck):
-    """Write a checkpoint, a line for each entry and for each row of a matrix, for a
-    person to read; a signal that would stop the run waits until it is whole."""
+def save(path, ck):  # a line for each entry and each row of a matrix; signals wait for it
     dump = lambda value: json.dumps(value, allow_nan=False)
     rows = lambda mat: '[\n  ' + ',\n  '.join(map(dump, mat)) + ']'
     text = '{\n' + ',\n'.join(f'{dump(key)}: ' + (dump(value) if key != 'state_dict' else
@@ -597,23 +563,17 @@ def save(path, ck):
     finally:
         signal.pthread_sigmask(signal.SIG_SETMASK, held)
 
+# The run: new or loaded, trained with its progress line, stopped cleanly
 def memory_here():  # the bytes this process may use: the machine's, or fewer under ulimit
-    sizes = []
-    try:  # not every system tells
-        sizes.append(os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES'))
-        import resource
-        sizes += [resource.getrlimit(resource.RLIMIT_AS)[0],
-                  resource.getrlimit(resource.RLIMIT_DATA)[0]]
-    except (AttributeError, ValueError, OSError, ImportError):
-        pass
-    return min([size for size in sizes if size > 0] or [math.inf])  # RLIM_INFINITY is -1
+    import resource
+    sizes = [os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES')] + [
+        resource.getrlimit(limit)[0] for limit in (resource.RLIMIT_AS, resource.RLIMIT_DATA)]
+    return min(size for size in sizes if size > 0)  # RLIM_INFINITY is -1
 
-def new_run(config, chars, dataset):
-    """Random weights, once they are known to fit in the memory: a weight takes
-    about 200 bytes, and 80 more at each position of a step's graph."""
+def new_run(config, chars, dataset):  # random weights, once they are known to fit in memory
     shapes = init_state_dict(len(chars) + 1, config, matrix=no_weights)
     n = sum(len(row) for mat in shapes.values() for row in mat)
-    need, have = n * (200 + 80 * config.block_size), memory_here()
+    need, have = n * (200 + 80 * config.block_size), memory_here()  # bytes a weight takes
     if need > have:
         fail(f'a model of {n:,} weights needs about {need / 2**30:,.0f} GiB of memory '
              f'to train, more than the {have / 2**30:,.0f} GiB here; make it smaller')
@@ -628,12 +588,11 @@ def quote(word):  # for a POSIX shell, on one line, whatever the word holds
     return "$'" + ''.join(chr(b) if 32 <= b < 127 and b not in b"'\\" else f'\\x{b:02x}'
                           for b in os.fsencode(word)) + "'"
 
-def resume_command(config):
-    """The command that goes on from the checkpoint in config.save, as this run would."""
+def resume_command(config):  # what goes on from the checkpoint in config.save, as this run
     words = [os.path.basename(sys.executable), sys.argv[0], '--load=' + config.save,
              '--save=' + config.save]
     words += [f'--{name}={getattr(config, name)}' for name in FREE  # not in the checkpoint
-              if getattr(config, name) != OPTIONS[name][2]]
+              if getattr(config, name) != OPTIONS[name][3]]
     words += [f'--seed={config.reseed}'] if config.reseed is not None else []
     words += ['--report'] if config.report else []
     return ' '.join(quote(word) for word in words)
@@ -644,28 +603,16 @@ def interrupted(stop, note=''):
     by = '' if signum == signal.SIGINT else f' by {signal.Signals(signum).name}'
     say(f'microgpt.py: interrupted{by}{note}')
     sys.exit(128 + signum)  # as a shell reports a process that a signal stopped
-
 def stop(signum, frame):  # SIGTERM and SIGHUP stop the run as Ctrl-C does
     raise KeyboardInterrupt(signum)
 
 def breaks_down(e):  # arithmetic beyond the floats: the model diverged, not the code
     return isinstance(e, OverflowError) or str(e) == 'math domain error'
-
 def diverged(why, config):
     print()  # ends the progress line
     fail(f'{why}; try a smaller --learning_rate than {config.learning_rate}')
 
-def losses_line(run, held_out, window, config):  # the held-out loss: a forward pass alone
-    held = math.fsum(doc_loss(encode(doc, run['chars']), run['state_dict'], config).data
-                     for doc in held_out) / len(held_out)
-    recent = run['losses'][-window:]
-    return (f'held-out loss {held:.4f} on {len(held_out)} document{"s" * (len(held_out) > 1)}; '
-            f'training loss {math.fsum(recent) / max(1, len(recent)):.4f} (mean of the last '
-            f'{len(recent)} steps)')
-
-def train_run(docs, held_out, run, config):
-    """train() with its progress line, the held-out loss at each tenth, and on Ctrl-C
-    with --save the last finished step saved (the signal may land in mid-update)."""
+def train_run(docs, held_out, run, config):  # on Ctrl-C, with --save, the last whole step is saved
     kept = checkpoint(run, config) if config.save else None
     window = max(1, -(-config.num_steps // 10))  # a tenth of the run, as --report's curve
     try:
@@ -677,15 +624,14 @@ def train_run(docs, held_out, run, config):
             run['step'] = step + 1
             print(f"step {step+1:4d} / {config.num_steps:4d} | loss {loss:.4f}", end='\r')
             if held_out and run['step'] % window == 0 and run['step'] < config.num_steps:
-                few = held_out[:max(1, window // 5)]  # a small share of the run's time
-                print(f"step {step+1:4d} / {config.num_steps:4d} | "
-                      + losses_line(run, few, window, config))
+                print(f"step {step+1:4d} / {config.num_steps:4d} | "  # on a few: a small share
+                      + losses_line(run, held_out[:max(1, window // 5)], window, config))
             kept = checkpoint(run, config) if config.save else None  # in one assignment
     except (ArithmeticError, ValueError) as e:
         if not breaks_down(e):
             raise
         diverged(f"training diverged at step {run['step'] + 1} ({e})", config)
-    except KeyboardInterrupt as e:
+    except KeyboardInterrupt as e:  # it may land in mid-update: the kept step is saved
         if not config.save:
             raise
         try:
@@ -697,13 +643,11 @@ def train_run(docs, held_out, run, config):
     if held_out and run['losses']:
         print('\n' + losses_line(run, held_out, window, config), end='')
 
-def check_scores(run, config):
-    """The last update may have thrown the weights too far (a square overflows), or
-    the temperature be too small for the scores: every position of a block shows it."""
+def check_scores(run, config):  # diverged weights (a square overflows), or too cold a temperature
     keys, values = kv_cache(config)
     weights = [p.data for mat in run['state_dict'].values() for row in mat for p in row]
     try:
-        for pos_id in range(config.block_size):
+        for pos_id in range(config.block_size):  # every position, as RoPE's may differ
             logits = [l.data for l in gpt(len(run['chars']), pos_id, keys, values,
                                           run['state_dict'], config)]
             if not all(math.isfinite(x * x) for x in (weights if pos_id == 0 else []) + logits):
@@ -717,80 +661,72 @@ def check_scores(run, config):
             raise
         diverged(f'the weights no longer give finite scores ({e}): training diverged', config)
 
-def print_curve(losses):  # --report: the trend shows through each document's noise
-    size = max(1, -(-len(losses) // 10))
-    means = [(i, math.fsum(losses[i:i + size]) / len(losses[i:i + size]))
-             for i in range(0, len(losses), size)]
-    print(f'\n--- loss curve: the mean loss of each {size} steps ---', end='')
-    for i, mean in means:
-        bar = '#' * round(40 * mean / max(mean for _, mean in means))
-        print(f'\nsteps {i + 1:4d} - {min(i + size, len(losses)):4d} | {mean:.4f} {bar}', end='')
-
 def print_samples(run, docs, held_out, config):  # with --report, known ones are marked
-    marks = {**{doc: '  (held out)' for doc in held_out},
-             **{doc: '  (in the training set)' for doc in docs}} if config.report else {}
+    known = {**{doc: 'held out' for doc in held_out},
+             **{doc: 'in the training set' for doc in docs}} if config.report else {}
     print("\n--- inference (new, hallucinated names) ---")
-    shown = []
+    marks = []
     for sample_idx in range(config.num_samples):
         text = sample(run['state_dict'], run['chars'], config)
-        shown.append(marks.get(text, ''))
-        print(f"sample {sample_idx+1:2d}: {text}{shown[-1]}")
+        marks.append(known.get(text))
+        print(f"sample {sample_idx+1:2d}: {text}" + (f'  ({marks[-1]})' if marks[-1] else ''))
     if config.report:
-        print(f"of {len(shown)} samples, {shown.count('  (in the training set)')} are in the "
-              f"training set, {shown.count('  (held out)')} are held out, {shown.count('')} are new")
+        print(f"of {len(marks)} samples, {marks.count('in the training set')} are in the training"
+              f" set, {marks.count('held out')} are held out, {marks.count(None)} are new")
 
-def relative(a, b, scale=0.0):  # how far two derivatives disagree, for their size
-    return abs(a - b) / max(abs(a), abs(b), scale) if a != b else 0.0
+# The instruments, each off by default: --holdout, --report and --gradcheck
+def losses_line(run, held_out, window, config):  # the held-out loss: a forward pass alone
+    held = [doc_loss(encode(doc, run['chars']), run['state_dict'], config).data for doc in held_out]
+    recent = run['losses'][-window:]
+    return (f'held-out loss {math.fsum(held) / len(held):.4f} on {len(held)} document'
+            f'{"s" * (len(held) > 1)}; training loss {math.fsum(recent) / len(recent):.4f} '
+            f'(mean of the last {len(recent)} steps)')
 
-def op_errors(op, h=1e-6):
-    """The relative errors of backward() against difference quotients for an
-    operation of Value, at inputs on both sides of 0, with a Value or a plain number
-    as the other operand; None if it is a method, not an operation."""
-    unary = op.__code__.co_argcount - len(op.__defaults__ or ()) == 1
-    points, errors = (-1.5, -0.6, 0.4, 0.9, 1.7), []
-    for x in points:
-        for other in [()] if unary else [(Value(y),) for y in points] + [
-                (c,) for c in (-2, -1, -0.5, 0.5, 1.5, 2, 3)]:  # powers take these
-            args = [Value(x), *other]
-            at = lambda i, shift: op(*[Value(a.data + shift) if j == i else a
-                                       for j, a in enumerate(args)]).data
-            try:
-                out = op(*args)
-                if not isinstance(out, Value):
-                    return None
-                out.backward()
-                errors += [relative(a.grad, (at(i, h) - at(i, -h)) / (2 * h))
-                           for i, a in enumerate(args) if isinstance(a, Value)]
-            except (TypeError, ValueError, ZeroDivisionError, OverflowError):
-                pass  # a Value where it takes a plain number (a ** k), or outside its domain
-    return errors
+def print_curve(losses):  # the mean of each tenth of the run: the trend, through the noise
+    size = max(1, -(-len(losses) // 10))
+    means = [math.fsum(losses[i:i + size]) / len(losses[i:i + size])
+             for i in range(0, len(losses), size)]
+    print(f'\n--- loss curve: the mean loss of each {size} steps ---', end='')
+    for k, mean in enumerate(means):
+        print(f'\nsteps {k * size + 1:4d} - {min(k * size + size, len(losses)):4d} | {mean:.4f} '
+              + '#' * round(40 * mean / max(means)), end='')
 
-def slope(loss, weights, direction, h):  # loss()'s difference quotient along direction
+def disagreement(grad, f, weights, direction, h, scale=0.0):
+    """How far backward()'s derivative of f() along direction is from the central
+    difference quotient, relative to their size (or scale, if larger)."""
     start, sides = [p.data for p in weights], []
     for shift in (h, -h):
         for p, x, d in zip(weights, start, direction):
             p.data = x + shift * d
-        sides.append(loss().data)
+        sides.append(f().data)
     for p, x in zip(weights, start):
         p.data = x
-    return (sides[0] - sides[1]) / (2 * h)
+    quotient = (sides[0] - sides[1]) / (2 * h)
+    return abs(grad - quotient) / max(abs(grad), abs(quotient), scale) if grad != quotient else 0.0
+
+def op_errors(op, points=(-1.5, -0.6, 0.4, 0.9, 1.7), numbers=(-2, -1, -0.5, 0.5, 1.5, 2, 3)):
+    # an operation of Value at points on both sides of 0, alone or beside a Value or a
+    # plain number (powers take these): the errors, or None for a method that makes no Value
+    errors = []
+    for args in [[Value(x), *other] for x in points
+                 for other in [[], *([Value(y)] for y in points), *([c] for c in numbers)]]:
+        try:
+            out = op(*args)
+            if not isinstance(out, Value):
+                return None
+            out.backward()
+            errors += [disagreement(a.grad, lambda: op(*args), [a], [1], 1e-6)
+                       for a in args if isinstance(a, Value)]
+        except (TypeError, ValueError, ZeroDivisionError, OverflowError):
+            pass  # another number of operands, a Value for a plain number, outside its domain
+    return errors
 
 def gradcheck(docs, chars, state_dict, config, tolerance=1e-6):
-    """--gradcheck: backward() against central differences, for every operation of
-    Value (found in the class, so a new one is checked too) and for the model's loss
-    along a random direction in each matrix. Returns the exit status."""
-    print(f'gradcheck: the largest relative error of backward() against central '
-          f'differences, which must be below {tolerance:g}')
-    wrong = []
-    def report(what, errors):  # nothing compared is no agreement
-        error = max(errors or [math.inf])
-        print(f'{error:7.1e}  {"ok" if error < tolerance else "WRONG":5}  {what}')
-        wrong.extend([] if error < tolerance else [what])
-    for name, op in vars(Value).items():
-        errors = op_errors(op) if callable(op) and name not in ('__init__', '__repr__',
-                                                                'backward') else None
-        if errors is not None:
-            report(f'Value.{name}', errors)
+    """Every operation of Value (found in the class: a new one is checked too), then the
+    loss of a few documents along a random direction in each matrix; the exit status."""
+    checks = [(f'Value.{name}', op_errors(op)) for name, op in vars(Value).items()
+              if callable(op) and name not in ('__init__', '__repr__', 'backward')]
+    checks = [(what, max(errors or [math.inf])) for what, errors in checks if errors is not None]
     few = [encode(doc, chars) for doc in docs[:3]]
     loss = lambda: total([doc_loss(tokens, state_dict, config) for tokens in few])
     loss().backward()
@@ -800,11 +736,13 @@ def gradcheck(docs, chars, state_dict, config, tolerance=1e-6):
         direction = [rng.choice((-1, 1)) for _ in weights]
         along = math.fsum(p.grad * d for p, d in zip(weights, direction))
         size = math.sqrt(math.fsum(p.grad * p.grad for p in weights))  # along's usual size
-        for h in (1e-6, 1e-5, 1e-7):  # another step, if this one crossed a kink of relu
-            error = relative(along, slope(loss, weights, direction, h), size)
-            if error < tolerance:
-                break
-        report(f'loss along {name}', [error])
+        checks.append((f'loss along {name}', min(disagreement(along, loss, weights, direction, h,
+                       size) for h in (1e-6, 1e-5, 1e-7))))  # in case a step crosses a kink
+    print(f'gradcheck: the largest relative error of backward() against central '
+          f'differences, which must be below {tolerance:g}')
+    for what, error in checks:
+        print(f'{error:7.1e}  {"ok" if error < tolerance else "WRONG":5}  {what}')
+    wrong = [what for what, error in checks if not error < tolerance]
     print('all agree' if not wrong else 'disagree: ' + ', '.join(wrong))
     return 1 if wrong else 0
 

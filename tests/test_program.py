@@ -374,8 +374,9 @@ class Scores(CheckpointTestCase):
 
 
 class Gradcheck(ProgramTestCase):
-    def test_relative_error_of_two_equal_zeros_is_zero(self):
-        self.assertEqual(microgpt.relative(0.0, 0.0), 0.0)
+    def test_a_zero_derivative_of_a_flat_function_is_no_disagreement(self):
+        flat = lambda: microgpt.Value(1.0)  # noqa: E731
+        self.assertEqual(microgpt.disagreement(0.0, flat, [microgpt.Value(0.5)], [1], 1e-6), 0.0)
 
     def test_relu_is_compared_on_its_flat_side_too(self):
         errors = microgpt.op_errors(microgpt.Value.relu)
