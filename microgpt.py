@@ -376,8 +376,10 @@ def read_dataset(config, saved):  # the documents to train on, the held-out ones
     if config.input == DEFAULT_INPUT and not os.path.exists(DEFAULT_INPUT):
         download_names(DEFAULT_INPUT)
     docs = read_docs(config.input)
-    import hashlib  # only here and in the download: it would cost every run 3 MB of memory
-    sha256 = hashlib.sha256('\n'.join(docs).encode()).hexdigest() if saved or config.save else None
+    sha256 = None
+    if saved or config.save:  # only then: hashlib costs every run that imports it 3 MB
+        import hashlib
+        sha256 = hashlib.sha256('\n'.join(docs).encode()).hexdigest()
     if saved and sha256 != saved['dataset']['sha256']:
         fail(f"{config.input} does not hold the documents {config.load} was trained on "
              f"({saved['dataset']['path']}); pass those as --input")
@@ -387,8 +389,7 @@ def read_dataset(config, saved):  # the documents to train on, the held-out ones
     held_out, kept_out = docs[:config.holdout], set(docs[:config.holdout])
     docs = [doc for doc in docs[config.holdout:] if doc not in kept_out]  # nor a copy of one
     if not docs:
-        fail(f'--holdout={config.holdout} leaves nothing to train on: {config.input} holds '
-             f'{len(held_out)} documents or copies of them; hold out fewer')
+        fail(f'--holdout={config.holdout} leaves no document to train on; hold out fewer')
     return docs, held_out, {'path': os.path.abspath(config.input), 'num_docs': len(docs),
                             'sha256': sha256}
 
@@ -519,18 +520,18 @@ def rebuild(ck):  # the run in a parsed checkpoint, every part checked, its mode
     for name in [*shapes, *(name for name in matrices if name not in shapes)]:
         need(name in shapes, f'its state_dict holds {short(name)}, which its model has not')
         need(name in matrices, f'it has no {name}, which its model has')
-        need([len(r) if isinstance(r, list) else -1 for r in matrices[name]] == list(map(
-            len, shapes[name])) if isinstance(matrices[name], list) else False, f'its {name} '
-            f'is not the {len(shapes[name])} x {len(shapes[name][0]) if shapes[name] else 0} '
-            f'matrix of its model')
+        rows, mat = matrices[name], shapes[name]
+        need(isinstance(rows, list) and [len(r) if isinstance(r, list) else -1 for r in rows]
+             == [len(r) for r in mat], f'its {name} is not the {len(mat)} x '
+             f'{len(mat[0]) if mat else 0} matrix of its model')
     state_dict = {name: [[Value(a_number(x)) for x in row] for row in matrices[name]]
                   for name in shapes}
-    n = len(parameters(state_dict))
-    adam = f'its adam_m and adam_v are not {n} numbers each'
-    return {'settings': named, 'step': step, 'losses': numbers(losses, step, f'its losses are '
-            f'not {step} numbers'), 'dataset': dataset, 'chars': list(vocab),
-            'state_dict': state_dict, 'm': numbers(ck['adam_m'], n, adam),
-            'v': numbers(ck['adam_v'], n, adam), 'random_state': random_state(ck['random_state'])}
+    n = len(parameters(state_dict))  # Adam's buffers: one number for each weight it moves
+    m, v = (numbers(ck[key], n, f'its adam_m and adam_v are not {n} numbers each')
+            for key in ('adam_m', 'adam_v'))
+    return {'settings': named, 'step': step, 'dataset': dataset, 'chars': list(vocab),
+            'losses': numbers(losses, step, f'its losses are not {step} numbers'),
+            'state_dict': state_dict, 'm': m, 'v': v, 'random_state': random_state(ck['random_state'])}
 
 def no_weights(nout, nin, std=0):  # a matrix that knows its shape and holds nothing
     return [range(nin)] * nout
@@ -624,8 +625,8 @@ def train_run(docs, held_out, run, config):  # on Ctrl-C, with --save, the last 
             run['step'] = step + 1
             print(f"step {step+1:4d} / {config.num_steps:4d} | loss {loss:.4f}", end='\r')
             if held_out and run['step'] % window == 0 and run['step'] < config.num_steps:
-                print(f"step {step+1:4d} / {config.num_steps:4d} | "  # on a few: a small share
-                      + losses_line(run, held_out[:max(1, window // 5)], window, config))
+                print_losses(f"step {step+1:4d} / {config.num_steps:4d} | ", run,
+                             held_out[:max(1, window // 5)], window, config)  # a small share
             kept = checkpoint(run, config) if config.save else None  # in one assignment
     except (ArithmeticError, ValueError) as e:
         if not breaks_down(e):
@@ -641,7 +642,7 @@ def train_run(docs, held_out, run, config):  # on Ctrl-C, with --save, the last 
         interrupted(e, f"; step {kept['step']} of {config.num_steps} is saved in "
                        f"{config.save}; go on with: {resume_command(config)}")
     if held_out and run['losses']:
-        print('\n' + losses_line(run, held_out, window, config), end='')
+        print_losses('\n', run, held_out, window, config, end='')
 
 def check_scores(run, config):  # diverged weights (a square overflows), or too cold a temperature
     keys, values = kv_cache(config)
@@ -675,12 +676,12 @@ def print_samples(run, docs, held_out, config):  # with --report, known ones are
               f" set, {marks.count('held out')} are held out, {marks.count(None)} are new")
 
 # The instruments, each off by default: --holdout, --report and --gradcheck
-def losses_line(run, held_out, window, config):  # the held-out loss: a forward pass alone
+def print_losses(start, run, held_out, window, config, end='\n'):  # a forward pass alone
     held = [doc_loss(encode(doc, run['chars']), run['state_dict'], config).data for doc in held_out]
     recent = run['losses'][-window:]
-    return (f'held-out loss {math.fsum(held) / len(held):.4f} on {len(held)} document'
-            f'{"s" * (len(held) > 1)}; training loss {math.fsum(recent) / len(recent):.4f} '
-            f'(mean of the last {len(recent)} steps)')
+    print(f'{start}held-out loss {math.fsum(held) / len(held):.4f} on {len(held)} document'
+          f'{"s" * (len(held) > 1)}; training loss {math.fsum(recent) / len(recent):.4f} '
+          f'(mean of the last {len(recent)} steps)', end=end)
 
 def print_curve(losses):  # the mean of each tenth of the run: the trend, through the noise
     size = max(1, -(-len(losses) // 10))
@@ -691,22 +692,19 @@ def print_curve(losses):  # the mean of each tenth of the run: the trend, throug
         print(f'\nsteps {k * size + 1:4d} - {min(k * size + size, len(losses)):4d} | {mean:.4f} '
               + '#' * round(40 * mean / max(means)), end='')
 
-def disagreement(grad, f, weights, direction, h, scale=0.0):
-    """How far backward()'s derivative of f() along direction is from the central
-    difference quotient, relative to their size (or scale, if larger)."""
+def disagreement(grad, f, weights, direction, h, scale=0.0):  # backward() against f()'s slope
     start, sides = [p.data for p in weights], []
-    for shift in (h, -h):
+    for shift in (h, -h):  # the central difference quotient of f() along direction
         for p, x, d in zip(weights, start, direction):
             p.data = x + shift * d
         sides.append(f().data)
     for p, x in zip(weights, start):
         p.data = x
-    quotient = (sides[0] - sides[1]) / (2 * h)
+    quotient = (sides[0] - sides[1]) / (2 * h)  # relative to their size, or scale if larger:
     return abs(grad - quotient) / max(abs(grad), abs(quotient), scale) if grad != quotient else 0.0
 
 def op_errors(op, points=(-1.5, -0.6, 0.4, 0.9, 1.7), numbers=(-2, -1, -0.5, 0.5, 1.5, 2, 3)):
-    # an operation of Value at points on both sides of 0, alone or beside a Value or a
-    # plain number (powers take these): the errors, or None for a method that makes no Value
+    # op of Value on both sides of 0, beside a Value or a plain number too; None: no operation
     errors = []
     for args in [[Value(x), *other] for x in points
                  for other in [[], *([Value(y)] for y in points), *([c] for c in numbers)]]:
@@ -721,14 +719,13 @@ def op_errors(op, points=(-1.5, -0.6, 0.4, 0.9, 1.7), numbers=(-2, -1, -0.5, 0.5
             pass  # another number of operands, a Value for a plain number, outside its domain
     return errors
 
-def gradcheck(docs, chars, state_dict, config, tolerance=1e-6):
-    """Every operation of Value (found in the class: a new one is checked too), then the
-    loss of a few documents along a random direction in each matrix; the exit status."""
+def gradcheck(docs, chars, state_dict, config, tolerance=1e-6):  # returns the exit status
+    # each operation of Value, found in the class (so a new one too); then the loss of a few
+    # documents along a random direction in each matrix
     checks = [(f'Value.{name}', op_errors(op)) for name, op in vars(Value).items()
               if callable(op) and name not in ('__init__', '__repr__', 'backward')]
     checks = [(what, max(errors or [math.inf])) for what, errors in checks if errors is not None]
-    few = [encode(doc, chars) for doc in docs[:3]]
-    loss = lambda: total([doc_loss(tokens, state_dict, config) for tokens in few])
+    loss = lambda: total([doc_loss(encode(doc, chars), state_dict, config) for doc in docs[:3]])
     loss().backward()
     rng = random.Random(0)  # its own generator: the run's is left alone
     for name, mat in state_dict.items():
