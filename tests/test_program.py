@@ -171,6 +171,18 @@ class TheDatasetOfACheckpoint(ProgramTestCase):
                            'does not exist')
 
 
+class Imports(ProgramTestCase):
+    def test_a_run_that_neither_saves_nor_loads_never_imports_hashlib(self):  # 3 MB of memory
+        code = ('import runpy, sys; sys.argv = sys.argv[1:]; '  # the script, then its options
+                'runpy.run_path(sys.argv[0], run_name="__main__"); print("hashlib" in sys.modules)')
+        for extra, imported in (([], 'False'), (['--save', os.path.join(self.tmp, 'h.json')], 'True')):
+            with self.subTest(extra=extra):
+                result = subprocess.run([sys.executable, '-c', code, SCRIPT, '--input', self.names,
+                                         *TINY, '--num_steps=1', *extra], stdout=subprocess.PIPE,
+                                        stderr=subprocess.PIPE, timeout=60)
+                self.assertEqual(result.stdout.decode().split()[-1], imported, result.stderr)
+
+
 class Seeds(ProgramTestCase):
     def test_an_explicit_seed_without_load_runs_as_that_seed_by_default(self):
         args = ['--input', self.names, *TINY, '--num_steps=2']
