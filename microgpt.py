@@ -674,7 +674,7 @@ def print_samples(run, docs, held_out, config):  # with --report, known ones are
               f" set, {marks.count('held out')} are held out, {marks.count(None)} are new")
 
 # The instruments, each off by default: --holdout, --report and --gradcheck
-def print_losses(start, run, held_out, window, config, end='\n'):  # a forward pass alone
+def print_losses(start, run, held_out, window, config, end='\n'):  # held out: no backward()
     held = [doc_loss(encode(doc, run['chars']), run['state_dict'], config).data for doc in held_out]
     recent = run['losses'][-window:]
     print(f'{start}held-out loss {math.fsum(held) / len(held):.4f} on {len(held)} document'
@@ -690,7 +690,7 @@ def print_curve(losses):  # the mean of each tenth of the run: the trend, throug
         print(f'\nsteps {k * size + 1:4d} - {min(k * size + size, len(losses)):4d} | {mean:.4f} '
               + '#' * round(40 * mean / max(means)), end='')
 
-def disagreement(grad, f, weights, direction, h, scale=0.0):  # backward() against f()'s slope
+def disagreement(grad, f, weights, direction, h, scale=0.0):  # grad against f()'s slope, relatively
     start, sides = [p.data for p in weights], []
     for shift in (h, -h):  # the central difference quotient of f() along direction
         for p, x, d in zip(weights, start, direction):
@@ -698,17 +698,16 @@ def disagreement(grad, f, weights, direction, h, scale=0.0):  # backward() again
         sides.append(f().data)
     for p, x in zip(weights, start):
         p.data = x
-    quotient = (sides[0] - sides[1]) / (2 * h)  # relative to their size, or scale if larger:
+    quotient = (sides[0] - sides[1]) / (2 * h)  # then the difference, for their size or scale
     return abs(grad - quotient) / max(abs(grad), abs(quotient), scale) if grad != quotient else 0.0
 
-def op_errors(op, points=(-1.5, -0.6, 0.4, 0.9, 1.7), numbers=(-2, -1, -0.5, 0.5, 1.5, 2, 3)):
-    # op of Value on both sides of 0, beside a Value or a plain number too; None: no operation
-    errors = []
-    for args in [[Value(x), *other] for x in points
+def op_errors(op):  # op on both sides of 0, alone or beside a Value or a plain number
+    points, numbers, errors = (-1.5, -0.6, 0.4, 0.9, 1.7), (-2, -1, -0.5, 0.5, 1.5, 2, 3), []
+    for args in [[Value(x), *other] for x in points  # powers take the plain numbers
                  for other in [[], *([Value(y)] for y in points), *([c] for c in numbers)]]:
         try:
             out = op(*args)
-            if not isinstance(out, Value):
+            if not isinstance(out, Value):  # a method, not an operation
                 return None
             out.backward()
             errors += [disagreement(a.grad, lambda: op(*args), [a], [1], 1e-6)
