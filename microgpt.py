@@ -507,8 +507,8 @@ def rebuild(ck):  # the run in a parsed checkpoint, every part checked, its mode
     need(named['n_embd'] % named['n_head'] == 0, 'its n_embd is not divisible by its n_head')
     need(type(step) is int and 0 <= step <= named['num_steps'],
          f'its step, {short(step)}, is not a step of its run')
-    need(isinstance(vocab, str) and vocab != '' and vocab.isprintable()
-         and list(vocab) == sorted(set(vocab)), 'its vocab is not distinct printable characters, sorted')
+    need(isinstance(vocab, str) and vocab != '' and vocab.isprintable() and list(vocab)
+         == sorted(set(vocab)), 'its vocab is not distinct printable characters, sorted')
     need(isinstance(dataset, dict) and set(dataset) == {'path', 'num_docs', 'sha256'}
          and [type(dataset[k]) for k in ('path', 'num_docs', 'sha256')] == [str, int, str]
          and dataset['num_docs'] > 0, 'its dataset is not described')
@@ -528,8 +528,8 @@ def rebuild(ck):  # the run in a parsed checkpoint, every part checked, its mode
     m, v = (numbers(ck[key], n, f'its adam_m and adam_v are not {n} numbers each')
             for key in ('adam_m', 'adam_v'))
     return {'settings': named, 'step': step, 'dataset': dataset, 'chars': list(vocab),
-            'losses': numbers(losses, step, f'its losses are not {step} numbers'),
-            'state_dict': state_dict, 'm': m, 'v': v, 'random_state': random_state(ck['random_state'])}
+            'losses': numbers(losses, step, f'its losses are not {step} numbers'), 'm': m, 'v': v,
+            'state_dict': state_dict, 'random_state': random_state(ck['random_state'])}
 
 def no_weights(nout, nin, std=0):  # a matrix that knows its shape and holds nothing
     return [range(nin)] * nout
