@@ -572,9 +572,9 @@ def memory_here():  # the bytes this process may use: the machine's, or fewer un
 def new_run(config, chars, dataset):  # random weights, once they are known to fit in memory
     shapes = init_state_dict(len(chars) + 1, config, matrix=no_weights)
     n = sum(len(row) for mat in shapes.values() for row in mat)
-    need, have = n * (200 + 80 * config.block_size), memory_here()  # bytes a weight takes
-    if need > have:
-        fail(f'a model of {n:,} weights needs about {need / 2**30:,.0f} GiB of memory '
+    needed, have = n * (200 + 80 * config.block_size), memory_here()  # bytes: 200 a weight,
+    if needed > have:  # and 80 more for each position of a step's graph
+        fail(f'a model of {n:,} weights needs about {needed / 2**30:,.0f} GiB of memory '
              f'to train, more than the {have / 2**30:,.0f} GiB here; make it smaller')
     state_dict = init_state_dict(len(chars) + 1, config)
     m, v = init_adam(parameters(state_dict))
@@ -649,7 +649,8 @@ def check_scores(run, config):  # diverged weights (a square overflows), or too 
         for pos_id in range(config.block_size):  # every position, as RoPE's may differ
             logits = [l.data for l in gpt(len(run['chars']), pos_id, keys, values,
                                           run['state_dict'], config)]
-            if not all(math.isfinite(x * x) for x in (weights if pos_id == 0 else []) + logits):
+            once = weights if pos_id == 0 else []  # the weights at the first position only
+            if not all(math.isfinite(x * x) for x in once + logits):
                 diverged('the weights no longer give finite scores: training diverged', config)
             if not all(math.isfinite(p.data) for p in softmax([Value(l) / config.temperature
                                                                for l in logits])):
