@@ -19,7 +19,7 @@ from types import SimpleNamespace
 from unittest import mock
 
 import microgpt
-from tests.harness import ROOT, SCRIPT, ExactTestCase, run_script, seconds
+from tests.harness import ROOT, SCRIPT, ExactTestCase, run_main, run_script, seconds
 
 NAMES = os.path.join(ROOT, 'input.txt')
 SMALL = ['--n_embd=8', '--n_head=2', '--block_size=8']
@@ -220,7 +220,10 @@ class Gradcheck(InstrumentTestCase):
 class PlantedSlips(InstrumentTestCase):
     """Each slip, planted in a copy of the file, is found by --gradcheck and named."""
     RELU = 'float(self.data > 0)'
-    TANH = '    def tanh(self): t = math.tanh(self.data); return Value(t, (self,), ({},))\n'
+    # a name no student gives an operation of their own, so that a Value with its own tanh
+    # still takes this one
+    TANH = ('    def planted_tanh(self): t = math.tanh(self.data); '
+            'return Value(t, (self,), ({},))\n')
 
     def planted(self, old, new):
         text = pathlib.Path(SCRIPT).read_text(encoding='utf-8')
@@ -235,10 +238,10 @@ class PlantedSlips(InstrumentTestCase):
         return run_script('--gradcheck', '--input=' + NAMES, *SMALL, script=script,
                           cwd=str(self.tmp), timeout=120)  # a small model: each check is quick
 
-    def assertCaught(self, script, culprits, innocent=None):
+    def assertCaught(self, script, culprits, innocent=None, result=None):
         """Exit 1, each culprit's line marked WRONG and named in the last line, which
         names exactly the lines marked; and the innocent (all others, by default) pass."""
-        result = self.gradcheck(script)
+        result = result or self.gradcheck(script)
         output = result.stdout.decode() + result.stderr.decode()
         self.assertEqual(result.returncode, 1, output)
         tolerance, checks, lines = self.checks(result)
@@ -285,14 +288,14 @@ class PlantedSlips(InstrumentTestCase):
 
     def test_a_new_operation_with_a_wrong_derivative_is_named_though_nothing_uses_it(self):
         script = self.planted('    def relu(self):', self.TANH.format('1 - t') + '    def relu(self):')
-        self.assertEqual(self.assertCaught(script, ['Value.tanh']), ['Value.tanh'])
+        self.assertEqual(self.assertCaught(script, ['Value.planted_tanh']), ['Value.planted_tanh'])
 
     def test_a_new_operation_with_the_right_derivative_agrees(self):
         script = self.planted('    def relu(self):', self.TANH.format('1 - t * t') + '    def relu(self):')
         spec = importlib.util.spec_from_file_location('microgpt_with_tanh', script)
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)
-        self.assertIn('Value.tanh', operations(module.Value))
+        self.assertIn('Value.planted_tanh', operations(module.Value))
         result = self.gradcheck(script)
         self.assertEqual(result.returncode, 0, result.stdout.decode())
         self.assertAgrees(result, operations(module.Value) + matrices())
@@ -301,9 +304,16 @@ class PlantedSlips(InstrumentTestCase):
         residual = '        x = [a + b for a, b in zip(x, x_residual)]\n        # 2) MLP'
         script = self.planted(residual, residual.replace(
             '\n', '\n        x = [Value(xi.data) for xi in x]\n', 1))
-        upstream = ['wte', 'wpe', 'layer0.attn_wq', 'layer0.attn_wk', 'layer0.attn_wv',
-                    'layer0.attn_wo']
-        named = self.assertCaught(script, [f'loss along {name}' for name in upstream])
+        # the embeddings and the attention's matrices come before the cut; the MLP's and
+        # lm_head after it, and get all of their gradient
+        upstream = [name for name in matrices() if name.endswith(('wte', 'wpe')) or '.attn' in name]
+        downstream = [name for name in matrices() if name.endswith('lm_head') or '.mlp' in name]
+        result = self.gradcheck(script)
+        errors = {name: error for name, error, _ in self.checks(result)[1]}
+        # a matrix whose gradient is 0 (a low-rank adapter that starts at 0) has none to lose
+        culprits = [name for name in upstream if errors[name] != 0]
+        self.assertIn('loss along wte', culprits)
+        named = self.assertCaught(script, culprits, operations() + downstream, result)
         self.assertFalse([name for name in named if name.startswith('Value.')])
 
     def test_a_path_cut_from_the_graph_at_the_keys(self):
@@ -358,7 +368,8 @@ class Holdout(InstrumentTestCase):
                                 f4(held_out_loss(few, chars, state_dict, config)), len(few)))
         self.assertSame(ck['losses'], losses, 'the losses of training')
         self.assertSame([x for mat in ck['state_dict'].values() for row in mat for x in row],
-                        [p.data for p in microgpt.parameters(state_dict)], 'the weights')
+                        [p.data for mat in state_dict.values() for row in mat for p in row],
+                        'the weights')
 
         got = interim_lines(lines)
         self.assertEqual(len(got), 9)  # at each tenth of the run but the last
@@ -475,14 +486,18 @@ class Report(InstrumentTestCase):
         self.assertNotIn(HELD_OUT, marks)
 
     def test_a_held_out_sample_is_marked_held_out(self):
-        data = self.dataset(TWO)
-        lines = out_lines(self.run_ok('--input=' + data, *SMALL, '--num_steps=30', '--holdout=3',
-                                      '--num_samples=30', '--temperature=1', '--report'))
+        # what the model draws is left to no chance: main() gets these three samples
         docs = shuffled(TWO)
-        marks = self.assertMarked(lines, docs[3:], docs[:3])
-        self.assertEqual(len(marks), 30)
-        self.assertIn(HELD_OUT, marks)
-        self.assertIn(IN_TRAINING, marks)
+        drawn = [docs[0], docs[3], 'cab']  # held out, trained on, new
+        with mock.patch.object(microgpt, 'sample', side_effect=drawn):
+            status, stdout, stderr = run_main('--input=' + self.dataset(TWO), *SMALL,
+                                              '--num_steps=3', '--holdout=3', '--num_samples=3',
+                                              '--report')
+        self.assertEqual((status, stderr), (0, ''))
+        self.assertEqual([line for line in stdout.replace('\r', '\n').splitlines()
+                          if line.startswith('sample')],
+                         [f'sample  1: {docs[0]}{HELD_OUT}', f'sample  2: {docs[3]}{IN_TRAINING}',
+                          'sample  3: cab'])
 
     def print_samples(self, drawn, docs, held_out, report=True):
         config = SimpleNamespace(report=report, num_samples=len(drawn))
