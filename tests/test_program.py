@@ -131,6 +131,33 @@ class WhatACheckpointMayHold(CheckpointTestCase):
         self.assertIn('nest deeper', str(caught.exception))
 
 
+    def test_a_step_one_beyond_its_run_is_refused(self):
+        ck = self.ck()
+        ck['step'] = ck['settings']['num_steps'] + 1
+        ck['losses'] += [2.0] * (ck['step'] - len(ck['losses']))
+        self.assertRebuildRefuses(ck, 'is not a step of its run')
+
+    def test_an_empty_vocab_is_refused(self):
+        ck = self.ck()
+        ck['vocab'] = ''
+        self.assertRebuildRefuses(ck, 'vocab')
+
+    def test_a_whole_number_of_31_digits_is_read_as_a_float(self):  # 5,000 would need a limit
+        text = self.ck_text.replace(f'"step": {self.STEPS},', '"step": ' + '1' + '0' * 30 + ',')
+        path = self.write('big.json', text)
+        with self.assertRaises(ValueError) as caught:
+            microgpt.read_checkpoint(path)
+        self.assertIn('its step, 1e+30,', str(caught.exception))
+
+    def test_each_row_of_a_matrix_is_a_line_of_the_file(self):
+        rows = [json.dumps(row) for mat in self.ck()['state_dict'].values() for row in mat]
+        self.assertTrue(all('\n  ' + row in self.ck_text for row in rows))
+
+    def test_a_value_of_40_characters_is_shown_whole_and_one_of_41_is_cut(self):
+        self.assertEqual(microgpt.short('x' * 38), repr('x' * 38))
+        self.assertEqual(microgpt.short('x' * 39), repr('x' * 39)[:36] + '...')
+
+
 class TheGeneratorsState(unittest.TestCase):
     def json_state(self, state):
         return json.loads(json.dumps(state))  # as a checkpoint gives it back: lists, not tuples
@@ -214,7 +241,35 @@ class WritingFiles(ProgramTestCase):
         self.assertIn(f'--save {fifo} is not a regular file', stderr)
 
 
+class Help(ProgramTestCase):
+    def test_an_empty_default_is_not_shown(self):
+        status, stdout, _ = run_main('--help')
+        self.assertEqual(status, 0)
+        self.assertNotIn('(default: )', stdout)
+        self.assertIn('(default: 0.5)', stdout)  # the control: a default that is shown
+
+
+class SaveNames(ProgramTestCase):
+    def test_save_to_a_parent_folder_is_refused(self):
+        for name in ('..', os.path.join(self.tmp, '..')):
+            with self.subTest(name=name):
+                self.assertRefused(run_main('--input', self.names, *TINY, '--save', name),
+                                   'names a folder')
+
+
+class Devices(ProgramTestCase):
+    def test_a_block_device_is_no_dataset(self):
+        with mock.patch.object(microgpt.stat, 'S_ISBLK', return_value=True):
+            self.assertRefused(run_main('--input', self.names, *TINY), 'is a device')
+
+
 class Divergence(unittest.TestCase):
+    def test_an_infinite_loss_stops_the_run_at_its_step(self):
+        with mock.patch.object(microgpt, 'train', return_value=iter([(0, math.inf)])):
+            status, _, stderr = run_main('--n_embd=4', '--n_head=1', '--num_steps=3')
+        self.assertEqual(status, 2)
+        self.assertIn('training diverged at step 1 (the loss is inf)', stderr)
+
     def test_an_overflow_is_a_divergence_and_a_type_error_is_not(self):
         self.assertTrue(microgpt.breaks_down(OverflowError('math range error')))
         self.assertTrue(microgpt.breaks_down(ValueError('math domain error')))
@@ -222,6 +277,15 @@ class Divergence(unittest.TestCase):
 
 
 class TheResumeCommand(unittest.TestCase):
+    def config(self, **changes):
+        defaults = {name: row[3] for name, row in microgpt.OPTIONS.items()}
+        return SimpleNamespace(**{**defaults, 'save': 'ck.json', 'reseed': None, **changes})
+
+    def test_sampling_options_at_their_defaults_are_left_out_and_others_kept_even_0(self):
+        words = microgpt.resume_command(self.config(num_samples=0)).split()
+        self.assertIn('--num_samples=0', words)
+        self.assertFalse([w for w in words if w.startswith(('--temperature', '--prompt'))], words)
+
     def test_a_word_with_a_backslash_and_a_line_break_comes_back_whole_from_bash(self):
         bash = shutil.which('bash')
         if not bash:
@@ -417,6 +481,36 @@ class Gradcheck(ProgramTestCase):
         status, stdout = self.gradcheck_with('broken', broken)
         self.assertEqual(status, 1)
         self.assertIn('disagree: Value.broken', stdout)
+
+    def test_a_wrong_derivative_of_the_second_operand_is_wrong(self):
+        def plus(self, other):
+            other = other if isinstance(other, microgpt.Value) else microgpt.Value(other)
+            return microgpt.Value(self.data + other.data, (self, other), (1, 2))
+        status, stdout = self.gradcheck_with('plus', plus)
+        self.assertEqual(status, 1)
+        self.assertIn('disagree: Value.plus', stdout)
+
+    def test_a_derivative_that_is_not_a_number_is_wrong(self):
+        def odd(self):
+            return microgpt.Value(self.data, (self,), (math.nan,))
+        status, stdout = self.gradcheck_with('odd', odd)
+        self.assertEqual(status, 1)
+        self.assertIn('disagree: Value.odd', stdout)
+
+    def test_the_runs_random_generator_is_left_as_it_was(self):
+        config = SimpleNamespace(**{**vars(microgpt.settings), 'n_embd': 4, 'n_head': 1})
+        chars = microgpt.build_vocab(DOCS)
+        state_dict = microgpt.init_state_dict(len(chars) + 1, config)
+        before = random.getstate()
+        with contextlib.redirect_stdout(io.StringIO()):
+            microgpt.gradcheck(DOCS, chars, state_dict, config)
+        self.assertEqual(random.getstate(), before)
+
+    def test_a_small_slope_is_measured_against_the_size_of_the_gradient(self):
+        weight = microgpt.Value(0.5)
+        slope = lambda: weight * 1e-9  # noqa: E731: its slope is 1e-9, far below scale 1
+        self.assertLess(microgpt.disagreement(1.001e-9, slope, [weight], [1], 1e-6, 1.0), 1e-6)
+        self.assertGreater(microgpt.disagreement(1.001e-9, slope, [weight], [1], 1e-6), 1e-6)
 
     def test_a_derivative_off_by_one_part_in_100000_is_wrong(self):  # the tolerance is 1e-6
         def doubled(self):
