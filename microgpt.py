@@ -362,10 +362,11 @@ def read_docs(path):
         fail(f'{path} is not UTF-8 text ({e.reason}); save it with the UTF-8 encoding')
     except OSError as e:
         fail(f'cannot read {path}: {e.strerror}')
-    odd = [ch for ch in set(''.join(docs)) if not ch.isprintable()]  # a sample would not print
-    if not docs or odd:  # as one line
-        fail(f'{path} has no documents, every line is blank; {hint}' if not docs else
-             f'{path} holds {min(odd)!r}, a character that cannot be printed; take it out')
+    if not docs:
+        fail(f'{path} has no documents, every line is blank; {hint}')
+    odd = [ch for ch in set(''.join(docs)) if not ch.isprintable()]
+    if odd:  # a sample holding one would not print as one line
+        fail(f'{path} holds {min(odd)!r}, a character that cannot be printed; take it out')
     return docs
 
 def read_dataset(config, saved):  # the documents to train on, the held-out ones, their record
