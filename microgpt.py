@@ -1,11 +1,7 @@
 """microgpt: a GPT trained on a list of names, in one file of plain Python.
-
-First the lecture, the whole algorithm and a whole run, top to bottom; then the
-program around it: the command line, checkpoints, instruments for learners, and
-one clear line for each failure. Left out on purpose, as each would bury the idea:
-tensors and batches, biases, LayerNorm (RMSNorm does with less), GELU, dropout,
-weight tying. Run it: python3 microgpt.py (--help lists the options).
-"""
+The lecture first: the algorithm, then run(), the whole run; from "# The program" on, the
+program around it. Left out on purpose, as each would bury the idea: tensors and batches,
+biases, LayerNorm, GELU, dropout, weight tying."""
 import math
 import random
 from functools import reduce
@@ -27,24 +23,18 @@ settings = SimpleNamespace(
 )
 
 # Dataset: documents, one per line of a text file (here, one name per line)
-def load_docs(path):  # the non-blank lines of a UTF-8 text file, stripped, in file order
+def load_docs(path):  # the non-blank lines, stripped, in file order
     with open(path, encoding='utf-8-sig') as f:  # -sig: a byte-order mark is no letter
         return [line.strip() for line in f if line.strip()]
 
-def shuffle(docs, seed):
-    random.seed(seed)  # all chance in a run follows from here: the shuffle, weights, samples
-    random.shuffle(docs)
-
 # Tokenizer: each distinct character is a token; BOS, one more, opens and closes a document
-def build_vocab(docs):  # the sorted characters of the dataset; a character's id is its index
-    return sorted(set(''.join(docs)))
-
-def encode(doc, chars):
-    BOS = len(chars)
-    return [BOS] + [chars.index(ch) for ch in doc] + [BOS]
-
-def decode(ids, chars):
-    return ''.join(chars[i] for i in ids)
+def build_tokenizer(docs):
+    chars = sorted(set(''.join(docs)))  # a character's id is its index in this list
+    return SimpleNamespace(chars=chars, BOS=len(chars), vocab_size=len(chars) + 1)
+def encode(doc, tokenizer):
+    return [tokenizer.BOS] + [tokenizer.chars.index(ch) for ch in doc] + [tokenizer.BOS]
+def decode(ids, tokenizer):
+    return ''.join(tokenizer.chars[i] for i in ids)
 
 # Autograd: a Value remembers what it was computed from, and the local derivatives
 class Value:
@@ -63,13 +53,13 @@ class Value:
     def __mul__(self, other):  # a * b;  d/da = b, d/db = a
         other = other if isinstance(other, Value) else Value(other)
         return Value(self.data * other.data, (self, other), (other.data, self.data))
-    def __pow__(self, k):  # a ** k, k a plain number;  d/da = k * a ** (k - 1) (math.pow: Notes)
+    def __pow__(self, k):  # a ** k, k a plain number;  d/da = k * a ** (k - 1)
         return Value(math.pow(self.data, k), (self,), (k * math.pow(self.data, k - 1),))
     def log(self): return Value(math.log(self.data), (self,), (1 / self.data,))  # d/da = 1 / a
     def exp(self): return Value(math.exp(self.data), (self,), (math.exp(self.data),))  # = exp(a)
     def relu(self): return Value(max(0, self.data), (self,), (float(self.data > 0),))  # 1, or 0
 
-    # the rest are made of the operations above, just so (the Notes say why)
+    # the rest are made of the operations above
     def __neg__(self): return self * -1
     def __radd__(self, other): return self + other
     def __sub__(self, other): return self + (-other)
@@ -79,16 +69,16 @@ class Value:
     def __rtruediv__(self, other): return other * self ** -1
 
     def backward(self):
-        # every node after the nodes it was made from: depth-first, on a stack
+        # build_topo: each node after all it was made from; a stack stands in for recursion
         topo, visited, stack = [], {self}, [(self, iter(self._children))]
         while stack:
             node, children = stack[-1]
-            for child in children:
+            for child in children:  # go down into the first child not yet visited
                 if child._children and child not in visited:  # a leaf passes nothing on
                     visited.add(child)
                     stack.append((child, iter(child._children)))
                     break
-            else:
+            else:  # every child placed: now the node itself
                 topo.append(stack.pop()[0])
         self.grad = 1  # then the chain rule, from the loss down to every weight
         for node in reversed(topo):
@@ -97,86 +87,79 @@ class Value:
 
 def total(values):  # a0 + a1 + ... as one node;  d/da_i = 1
     return Value(reduce(add, [v.data for v in values], 0), tuple(values), (1,) * len(values))
-
-def dot(a, b):  # a0*b0 + a1*b1 + ... as one node, as a matmul is one operation;  d/da_i = b_i
+def dot(a, b):  # a0*b0 + a1*b1 + ... as one node;  d/da_i = b_i, d/db_i = a_i
     a_data, b_data = [ai.data for ai in a], [bi.data for bi in b]
     children, local_grads = [None] * (2 * len(a)), [None] * (2 * len(a))
-    children[0::2], children[1::2] = a, b  # a0, b0, a1, b1, ...
+    children[0::2], children[1::2] = a, b  # in pairs: a0, b0, a1, b1, ...
     local_grads[0::2], local_grads[1::2] = b_data, a_data
     return Value(reduce(add, map(mul, a_data, b_data), 0), tuple(children), tuple(local_grads))
 
 # Parameters: the model's knowledge, drawn at random, row by row, in state_dict order
 def matrix(nout, nin, std=0.08):
     return [[Value(random.gauss(0, std)) for _ in range(nin)] for _ in range(nout)]
-
-def init_state_dict(vocab_size, config, matrix=matrix):  # the program sizes models by `matrix`
-    n_embd, block_size = config.n_embd, config.block_size
-    state_dict = {'wte': matrix(vocab_size, n_embd),      # token embeddings
-                  'wpe': matrix(block_size, n_embd),      # position embeddings
-                  'lm_head': matrix(vocab_size, n_embd)}  # vector -> next-token scores
+def init_state_dict(vocab_size, config, matrix=matrix):
+    n_embd = config.n_embd
+    state_dict = {'wte': matrix(vocab_size, n_embd),         # token embeddings
+                  'wpe': matrix(config.block_size, n_embd),  # position embeddings
+                  'lm_head': matrix(vocab_size, n_embd)}     # vector -> next-token scores
     for i in range(config.n_layer):
-        state_dict[f'layer{i}.attn_wq'] = matrix(n_embd, n_embd)
-        state_dict[f'layer{i}.attn_wk'] = matrix(n_embd, n_embd)
-        state_dict[f'layer{i}.attn_wv'] = matrix(n_embd, n_embd)
-        state_dict[f'layer{i}.attn_wo'] = matrix(n_embd, n_embd)
+        for name in ('attn_wq', 'attn_wk', 'attn_wv', 'attn_wo'):  # query, key, value, out
+            state_dict[f'layer{i}.{name}'] = matrix(n_embd, n_embd)
         state_dict[f'layer{i}.mlp_fc1'] = matrix(4 * n_embd, n_embd)
         state_dict[f'layer{i}.mlp_fc2'] = matrix(n_embd, 4 * n_embd)
     return state_dict
-
 def parameters(state_dict):  # the weights that training moves, in one flat list
     return [p for mat in state_dict.values() for row in mat for p in row]
 
 # Model: a GPT reading one token at a time, with a KV cache for attention to look back at
 def linear(x, w):  # y = W x: one dot product per row of W
     return [dot(row, x) for row in w]
-
 def softmax(logits):  # scores -> probabilities that are positive and add up to 1
     max_val = max(val.data for val in logits)  # shifted, so that exp() cannot overflow
     exps = [(val - max_val).exp() for val in logits]
     norm = total(exps)
     return [e / norm for e in exps]
-
 def rmsnorm(x):  # rescaled to a root-mean-square of 1, so activations keep their size
     ms = dot(x, x) / len(x)
     scale = (ms + 1e-5) ** -0.5
     return [xi * scale for xi in x]
+def kv_cache(config):  # for each layer, the keys and the values of the positions so far
+    return [([], []) for _ in range(config.n_layer)]
 
-def kv_cache(config):  # for each layer: the keys, and the values, of the positions so far
-    return [[] for _ in range(config.n_layer)], [[] for _ in range(config.n_layer)]
-
-def attention(x, li, keys, values, state_dict, config):
-    """Each head mixes the values so far, weighted by how well its query fits each key."""
+def attention(x, pos_id, li, cache, state_dict, config):  # pos_id: for RoPE, say
+    # each head mixes the values so far, weighted by how well its query fits each key
     q = linear(x, state_dict[f'layer{li}.attn_wq'])
     k = linear(x, state_dict[f'layer{li}.attn_wk'])
     v = linear(x, state_dict[f'layer{li}.attn_wv'])
-    keys[li].append(k)
-    values[li].append(v)
+    keys, values = cache[li]
+    keys.append(k)
+    values.append(v)
     head_dim = config.n_embd // config.n_head
     x_attn = []  # no mask needed: the cache holds only this position and those before it
     for h in range(config.n_head):
         hs = slice(h * head_dim, (h + 1) * head_dim)
-        q_h, k_h, v_h = q[hs], [kt[hs] for kt in keys[li]], [vt[hs] for vt in values[li]]
+        q_h, k_h, v_h = q[hs], [kt[hs] for kt in keys], [vt[hs] for vt in values]
         # divided by sqrt(head_dim), so that wider heads do not make softmax peakier
         attn_weights = softmax([dot(q_h, kt) / head_dim ** 0.5 for kt in k_h])
         x_attn += [dot(attn_weights, [vt[j] for vt in v_h]) for j in range(head_dim)]
     return linear(x_attn, state_dict[f'layer{li}.attn_wo'])
 
-def gpt(token_id, pos_id, keys, values, state_dict, config):
-    """The scores (logits) of every possible next token after token_id at pos_id."""
+def mlp(x, li, state_dict):  # each position on its own: wider, a kink, narrower again
+    x = linear(x, state_dict[f'layer{li}.mlp_fc1'])
+    x = [xi.relu() for xi in x]
+    return linear(x, state_dict[f'layer{li}.mlp_fc2'])
+
+def gpt(token_id, pos_id, cache, state_dict, config):  # the scores of every next token
     tok_emb = state_dict['wte'][token_id]  # what the token is
     pos_emb = state_dict['wpe'][pos_id]    # where it is
     x = [t + p for t, p in zip(tok_emb, pos_emb)]
     x = rmsnorm(x)  # not redundant: the residual connections below go around the later norms
     for li in range(config.n_layer):
-        # 1) attention: gather what the earlier positions hold
-        x_residual = x
-        x = attention(rmsnorm(x), li, keys, values, state_dict, config)
+        x_residual = x  # 1) attention: gather what the earlier positions hold
+        x = attention(rmsnorm(x), pos_id, li, cache, state_dict, config)
         x = [a + b for a, b in zip(x, x_residual)]
-        # 2) MLP: think about what was gathered, one position at a time
-        x_residual = x
-        x = linear(rmsnorm(x), state_dict[f'layer{li}.mlp_fc1'])
-        x = [xi.relu() for xi in x]
-        x = linear(x, state_dict[f'layer{li}.mlp_fc2'])
+        x_residual = x  # 2) MLP: think about what was gathered
+        x = mlp(rmsnorm(x), li, state_dict)
         x = [a + b for a, b in zip(x, x_residual)]
     return linear(x, state_dict['lm_head'])
 
@@ -185,17 +168,16 @@ beta1, beta2, eps_adam = 0.85, 0.99, 1e-8  # Adam's memories of gradients and sq
 
 def doc_loss(tokens, state_dict, config):
     n = min(config.block_size, len(tokens) - 1)  # a document longer than the context is cut
-    keys, values = kv_cache(config)
+    cache = kv_cache(config)
     losses = []
     for pos_id in range(n):
         token_id, target_id = tokens[pos_id], tokens[pos_id + 1]
-        probs = softmax(gpt(token_id, pos_id, keys, values, state_dict, config))
+        probs = softmax(gpt(token_id, pos_id, cache, state_dict, config))
         losses.append(-probs[target_id].log())
     return (1 / n) * total(losses)
 
 def init_adam(params):  # running means of each gradient (m) and of its square (v)
     return [0.0] * len(params), [0.0] * len(params)
-
 def adam_step(params, m, v, step, config):
     lr_t = config.learning_rate * (1 - step / config.num_steps)  # big steps first, small last
     # the bias corrections undo m's and v's pull towards their start at 0
@@ -208,35 +190,52 @@ def adam_step(params, m, v, step, config):
         p.data -= lr_t * m_hat / (v_hat ** 0.5 + eps_adam)
         p.grad = 0
 
-def train(docs, chars, state_dict, m, v, config, start=0):
-    """One document a step, from `start` on; yields each step and loss once it is done."""
-    params = parameters(state_dict)
-    for step in range(start, config.num_steps):
-        tokens = encode(docs[step % len(docs)], chars)
-        loss = doc_loss(tokens, state_dict, config)
-        loss.backward()
-        adam_step(params, m, v, step, config)
-        yield step, loss.data
+def train_step(docs, step, tokenizer, state_dict, m, v, config):  # one document, one update
+    tokens = encode(docs[step % len(docs)], tokenizer)  # the dataset over and over
+    loss = doc_loss(tokens, state_dict, config)
+    loss.backward()
+    adam_step(parameters(state_dict), m, v, step, config)
+    return loss.data
+def print_step(step, loss, config):  # \r: the next step's line overwrites this one
+    print(f"step {step+1:4d} / {config.num_steps:4d} | loss {loss:.4f}", end='\r')
 
 # Sampling: from BOS, draw one token at a time until the model draws BOS again
-def sample(state_dict, chars, config):
-    """A new document: the prompt, then the characters the model draws."""
-    BOS = len(chars)
-    keys, values = kv_cache(config)
-    token_id, out = BOS, []
+def sample(state_dict, tokenizer, config):  # a new document: the prompt, then what is drawn
+    cache = kv_cache(config)
+    token_id, out = tokenizer.BOS, []
     for pos_id in range(config.block_size):
-        logits = gpt(token_id, pos_id, keys, values, state_dict, config)
+        logits = gpt(token_id, pos_id, cache, state_dict, config)
         if pos_id < len(config.prompt):  # the prompt gives the next token: nothing to draw
-            token_id = chars.index(config.prompt[pos_id])
+            token_id = tokenizer.chars.index(config.prompt[pos_id])
         else:  # scores divided by the temperature, then a draw from their softmax
             probs = softmax([l / config.temperature for l in logits])
-            token_id = random.choices(range(BOS + 1), weights=[p.data for p in probs])[0]
-            if token_id == BOS:  # the model ended the document
+            token_id = random.choices(range(tokenizer.vocab_size), weights=[p.data for p in probs])[0]
+            if token_id == tokenizer.BOS:  # the model ended the document
                 break
         out.append(token_id)
-    return decode(out, chars)
+    return decode(out, tokenizer)
+def print_samples(texts):  # as each is drawn, when texts is a generator
+    print("\n--- inference (new, hallucinated names) ---")
+    for sample_idx, text in enumerate(texts):
+        print(f"sample {sample_idx+1:2d}: {text}")
 
-# =============================================================================
+# The run: everything above, in order, on input.txt in the current folder
+def run(config):
+    random.seed(config.seed)  # from here on all chance follows: the shuffle, weights, samples
+    docs = load_docs('input.txt')
+    random.shuffle(docs)
+    print(f"num docs: {len(docs)}")
+    tokenizer = build_tokenizer(docs)
+    print(f"vocab size: {tokenizer.vocab_size}")
+    state_dict = init_state_dict(tokenizer.vocab_size, config)
+    params = parameters(state_dict)
+    print(f"num params: {len(params)}")
+    m, v = init_adam(params)
+    for step in range(config.num_steps):
+        loss = train_step(docs, step, tokenizer, state_dict, m, v, config)
+        print_step(step, loss, config)
+    print_samples(sample(state_dict, tokenizer, config) for _ in range(config.num_samples))
+
 # The program: the command line, the download, checkpoints, the learner's
 # instruments, and each failure in one line on stderr. It follows whatever the
 # lecture builds: shapes come from init_state_dict(), settings from `settings`.
@@ -382,9 +381,10 @@ def read_dataset(config, saved):  # the documents to train on, the held-out ones
     if saved and sha256 != saved['dataset']['sha256']:
         fail(f"{config.input} does not hold the documents {config.load} was trained on "
              f"({saved['dataset']['path']}); pass those as --input")
-    if saved and saved['chars'] != build_vocab(docs):
+    if saved and saved['tokenizer'].chars != build_tokenizer(docs).chars:
         fail(f'--load {config.load} is not usable: its vocabulary is not that of its dataset')
-    shuffle(docs, config.seed)
+    random.seed(config.seed)  # as run() does
+    random.shuffle(docs)
     held_out, kept_out = docs[:config.holdout], set(docs[:config.holdout])
     docs = [doc for doc in docs[config.holdout:] if doc not in kept_out]  # nor a copy of one
     if not docs:
@@ -528,7 +528,7 @@ def rebuild(ck):  # the run in a parsed checkpoint, every part checked, its mode
     n = len(parameters(state_dict))  # Adam's buffers: one number for each weight it moves
     m, v = (numbers(ck[key], n, f'its adam_m and adam_v are not {n} numbers each')
             for key in ('adam_m', 'adam_v'))
-    return {'settings': named, 'step': step, 'dataset': dataset, 'chars': list(vocab),
+    return {'settings': named, 'step': step, 'dataset': dataset, 'tokenizer': build_tokenizer([vocab]),
             'losses': numbers(losses, step, f'its losses are not {step} numbers'), 'm': m, 'v': v,
             'state_dict': state_dict, 'random_state': random_state(ck['random_state'])}
 
@@ -544,7 +544,7 @@ def checkpoint(run, config):  # all that sampling and going on need, as plain da
     return {'format': CHECKPOINT, 'version': VERSION,
             'settings': {name: getattr(config, name) for name in RECORDED},
             'step': run['step'], 'losses': run['losses'][:], 'dataset': run['dataset'],
-            'vocab': ''.join(run['chars']),
+            'vocab': ''.join(run['tokenizer'].chars),
             'state_dict': {name: [[p.data for p in row] for row in mat]
                            for name, mat in run['state_dict'].items()},
             'adam_m': run['m'][:], 'adam_v': run['v'][:], 'random_state': random.getstate()}
@@ -570,16 +570,16 @@ def memory_here():  # the bytes this process may use: the machine's, or fewer un
         resource.getrlimit(limit)[0] for limit in (resource.RLIMIT_AS, resource.RLIMIT_DATA)]
     return min(size for size in sizes if size > 0)  # RLIM_INFINITY is -1
 
-def new_run(config, chars, dataset):  # random weights, once they are known to fit in memory
-    shapes = init_state_dict(len(chars) + 1, config, matrix=no_weights)
+def new_run(config, tokenizer, dataset):  # random weights, once they are known to fit in memory
+    shapes = init_state_dict(tokenizer.vocab_size, config, matrix=no_weights)
     n = sum(len(row) for mat in shapes.values() for row in mat)
     needed, have = n * (200 + 80 * config.block_size), memory_here()  # bytes: 200 a weight,
     if needed > have:  # and 80 more for each position of a step's graph
         fail(f'a model of {n:,} weights needs about {needed / 2**30:,.0f} GiB of memory '
              f'to train, more than the {have / 2**30:,.0f} GiB here; make it smaller')
-    state_dict = init_state_dict(len(chars) + 1, config)
+    state_dict = init_state_dict(tokenizer.vocab_size, config)
     m, v = init_adam(parameters(state_dict))
-    return {'step': 0, 'losses': [], 'dataset': dataset, 'chars': chars,
+    return {'step': 0, 'losses': [], 'dataset': dataset, 'tokenizer': tokenizer,
             'state_dict': state_dict, 'm': m, 'v': v}
 
 def quote(word):  # for a POSIX shell, on one line, whatever the word holds
@@ -616,13 +616,14 @@ def train_run(docs, held_out, run, config):  # on Ctrl-C, with --save, the last 
     kept = checkpoint(run, config) if config.save else None
     window = max(1, -(-config.num_steps // 10))  # a tenth of the run, as --report's curve
     try:
-        for step, loss in train(docs, run['chars'], run['state_dict'], run['m'], run['v'],
-                                config, run['step']):
+        for step in range(run['step'], config.num_steps):
+            loss = train_step(docs, step, run['tokenizer'], run['state_dict'], run['m'], run['v'],
+                              config)
             if not math.isfinite(loss):
                 diverged(f'training diverged at step {step + 1} (the loss is {loss})', config)
             run['losses'].append(loss)
             run['step'] = step + 1
-            print(f"step {step+1:4d} / {config.num_steps:4d} | loss {loss:.4f}", end='\r')
+            print_step(step, loss, config)
             if held_out and run['step'] % window == 0 and run['step'] < config.num_steps:
                 print_losses(f"step {step+1:4d} / {config.num_steps:4d} | ", run,
                              held_out[:max(1, window // 5)], window, config)  # a small share
@@ -644,11 +645,11 @@ def train_run(docs, held_out, run, config):  # on Ctrl-C, with --save, the last 
         print_losses('\n', run, held_out, window, config, end='')
 
 def check_scores(run, config):  # diverged weights (a square overflows), or too cold a temperature
-    keys, values = kv_cache(config)
+    cache = kv_cache(config)
     weights = [p.data for mat in run['state_dict'].values() for row in mat for p in row]
     try:
         for pos_id in range(config.block_size):  # every position, as RoPE's may differ
-            logits = [l.data for l in gpt(len(run['chars']), pos_id, keys, values,
+            logits = [l.data for l in gpt(run['tokenizer'].BOS, pos_id, cache,
                                           run['state_dict'], config)]
             once = weights if pos_id == 0 else []  # the weights at the first position only
             if not all(math.isfinite(x * x) for x in once + logits):
@@ -662,22 +663,24 @@ def check_scores(run, config):  # diverged weights (a square overflows), or too 
             raise
         diverged(f'the weights no longer give finite scores ({e}): training diverged', config)
 
-def print_samples(run, docs, held_out, config):  # with --report, known ones are marked
+def show_samples(run, docs, held_out, config):  # with --report, known ones are marked
     known = {**{doc: 'held out' for doc in held_out},
              **{doc: 'in the training set' for doc in docs}} if config.report else {}
-    print("\n--- inference (new, hallucinated names) ---")
     marks = []
-    for sample_idx in range(config.num_samples):
-        text = sample(run['state_dict'], run['chars'], config)
-        marks.append(known.get(text))
-        print(f"sample {sample_idx+1:2d}: {text}" + (f'  ({marks[-1]})' if marks[-1] else ''))
+    print_samples(marked(sample(run['state_dict'], run['tokenizer'], config), known, marks)
+                  for _ in range(config.num_samples))
     if config.report:
         print(f"of {len(marks)} samples, {marks.count('in the training set')} are in the training"
               f" set, {marks.count('held out')} are held out, {marks.count(None)} are new")
 
+def marked(text, known, marks):  # the sample, and with --report what it is
+    marks.append(known.get(text))
+    return text + (f'  ({marks[-1]})' if marks[-1] else '')
+
 # The instruments, each off by default: --holdout, --report and --gradcheck
 def print_losses(start, run, held_out, window, config, end='\n'):  # held out: no backward()
-    held = [doc_loss(encode(doc, run['chars']), run['state_dict'], config).data for doc in held_out]
+    held = [doc_loss(encode(doc, run['tokenizer']), run['state_dict'], config).data
+            for doc in held_out]
     recent = run['losses'][-window:]
     print(f'{start}held-out loss {math.fsum(held) / len(held):.4f} on {len(held)} document'
           f'{"s" * (len(held) > 1)}; training loss {math.fsum(recent) / len(recent):.4f} '
@@ -718,11 +721,11 @@ def op_errors(op):  # op on both sides of 0, alone or beside a Value or a plain 
             pass  # another number of operands, a Value for a plain number, outside its domain
     return errors
 
-def gradcheck(docs, chars, state_dict, config, tolerance=1e-6):  # returns the exit status
+def gradcheck(docs, tokenizer, state_dict, config, tolerance=1e-6):  # returns the exit status
     # every operation in Value (so a new one too), then the loss along each matrix in turn
     checks = [(f'Value.{name}', op_errors(op)) for name, op in vars(Value).items() if callable(op)]
     checks = [(what, max(errors or [math.inf])) for what, errors in checks if errors is not None]
-    loss = lambda: total([doc_loss(encode(doc, chars), state_dict, config) for doc in docs[:3]])
+    loss = lambda: total([doc_loss(encode(doc, tokenizer), state_dict, config) for doc in docs[:3]])
     loss().backward()
     rng = random.Random(0)  # its own generator: the run's is left alone
     for name, mat in state_dict.items():
@@ -748,10 +751,11 @@ def main(argv=()):
     training, the samples; and the program's concerns around it, by name."""
     config, saved = configure(argv)
     docs, held_out, dataset = read_dataset(config, saved)
-    chars = saved['chars'] if saved else build_vocab(docs + held_out)
-    unknown = ''.join(sorted(set(config.prompt) - set(chars)))
+    tokenizer = saved['tokenizer'] if saved else build_tokenizer(docs + held_out)
+    unknown = ''.join(sorted(set(config.prompt) - set(tokenizer.chars)))
     if unknown:
-        fail(f'--prompt {config.prompt!r}: {unknown!r} is not in the vocabulary {"".join(chars)!r}')
+        fail(f'--prompt {config.prompt!r}: {unknown!r} is not in the vocabulary '
+             f'{"".join(tokenizer.chars)!r}')
     if len(config.prompt) >= config.block_size:
         fail(f'--prompt is {len(config.prompt)} characters long and leaves no position to draw '
              f'in a block of {config.block_size}; shorten it')
@@ -759,12 +763,12 @@ def main(argv=()):
         random.setstate(saved['random_state'])  # where the saved run left the generator
         run = dict(saved, dataset=dataset)
     else:
-        run = new_run(config, chars, dataset)
+        run = new_run(config, tokenizer, dataset)
     print(f"num docs: {dataset['num_docs']}"
           + (f' ({config.holdout} more held out)' if config.holdout else ''))
-    print(f"vocab size: {len(chars) + 1}\nnum params: {len(parameters(run['state_dict']))}")
+    print(f"vocab size: {tokenizer.vocab_size}\nnum params: {len(parameters(run['state_dict']))}")
     if config.gradcheck:
-        sys.exit(gradcheck(docs, chars, run['state_dict'], config))
+        sys.exit(gradcheck(docs, tokenizer, run['state_dict'], config))
     if config.train:
         train_run(docs, held_out, run, config)
     check_scores(run, config)
@@ -774,7 +778,7 @@ def main(argv=()):
         print_curve(run['losses'])
     if config.reseed is not None:
         random.seed(config.reseed)
-    print_samples(run, docs, held_out, config)
+    show_samples(run, docs, held_out, config)
 
 if __name__ == '__main__':
     if sys.version_info < (3, 8):  # the file still parses on 3.6 and 3.7, so it can say so

@@ -98,20 +98,21 @@ def record_run(model, docs, num_steps=20, **overrides):
     gradient of each step, the final weights and the samples."""
     config = settings_with(num_steps=num_steps, **overrides)
     docs = list(docs)
-    model.shuffle(docs, config.seed)
-    chars = model.build_vocab(docs)
-    state_dict = model.init_state_dict(len(chars) + 1, config)
+    random.seed(config.seed)
+    random.shuffle(docs)
+    tokenizer = model.build_tokenizer(docs)
+    state_dict = model.init_state_dict(tokenizer.vocab_size, config)
     params = model.parameters(state_dict)
     m, v = model.init_adam(params)
     losses, grads = [], []
     for step in range(config.num_steps):
-        tokens = model.encode(docs[step % len(docs)], chars)
+        tokens = model.encode(docs[step % len(docs)], tokenizer)
         loss = model.doc_loss(tokens, state_dict, config)
         loss.backward()
         losses.append(loss.data)
         grads.append([p.grad for p in params])
         model.adam_step(params, m, v, step, config)
-    samples = [model.sample(state_dict, chars, config) for _ in range(config.num_samples)]
+    samples = [model.sample(state_dict, tokenizer, config) for _ in range(config.num_samples)]
     return {'losses': losses, 'grads': grads, 'weights': [p.data for p in params],
             'samples': samples}
 

@@ -8,8 +8,8 @@ it exists so that the fast microgpt.py can be checked against it on settings
 and datasets for which no stored reference output exists.
 
 It offers the same functions as the lecture in microgpt.py, with the same
-signatures (shuffle, build_vocab, encode, decode, init_state_dict, parameters,
-kv_cache, gpt, doc_loss, init_adam, adam_step, sample, each taking the settings
+signatures (build_tokenizer, encode, decode, init_state_dict, parameters,
+doc_loss, init_adam, adam_step, sample, each taking the settings
 as `config`), and the same command line, so the differential tests and the
 benchmark can drive either one.
 """
@@ -17,27 +17,24 @@ import math
 import os
 import random
 import sys
+from types import SimpleNamespace
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import microgpt  # noqa: E402  (only for its command line and its dataset reader)
 
 
-def shuffle(docs, seed):
-    random.seed(seed)
-    random.shuffle(docs)
+def build_tokenizer(docs):
+    chars = sorted(set(''.join(docs)))
+    return SimpleNamespace(chars=chars, BOS=len(chars), vocab_size=len(chars) + 1)
 
 
-def build_vocab(docs):
-    return sorted(set(''.join(docs)))
+def encode(doc, tokenizer):
+    BOS = len(tokenizer.chars)
+    return [BOS] + [tokenizer.chars.index(ch) for ch in doc] + [BOS]
 
 
-def encode(doc, chars):
-    BOS = len(chars)
-    return [BOS] + [chars.index(ch) for ch in doc] + [BOS]
-
-
-def decode(ids, chars):
-    return ''.join(chars[i] for i in ids)
+def decode(ids, tokenizer):
+    return ''.join(tokenizer.chars[i] for i in ids)
 
 
 class Value:
@@ -211,7 +208,8 @@ def adam_step(params, m, v, step, config, beta1=0.85, beta2=0.99, eps_adam=1e-8)
         p.grad = 0
 
 
-def sample(state_dict, chars, config):
+def sample(state_dict, tokenizer, config):
+    chars = tokenizer.chars
     BOS = len(chars)
     vocab_size = BOS + 1
     keys, values = kv_cache(config)
@@ -229,30 +227,31 @@ def sample(state_dict, chars, config):
         if token_id == BOS:
             break
         out.append(token_id)
-    return decode(out, chars)
+    return decode(out, tokenizer)
 
 
 def main(argv=None):
     config, _ = microgpt.configure(sys.argv[1:] if argv is None else argv)
     docs = microgpt.load_docs(config.input)
-    shuffle(docs, config.seed)
+    random.seed(config.seed)
+    random.shuffle(docs)
     print(f"num docs: {len(docs)}")
-    chars = build_vocab(docs)
-    vocab_size = len(chars) + 1
+    tokenizer = build_tokenizer(docs)
+    vocab_size = len(tokenizer.chars) + 1
     print(f"vocab size: {vocab_size}")
     state_dict = init_state_dict(vocab_size, config)
     params = parameters(state_dict)
     print(f"num params: {len(params)}")
     m, v = init_adam(params)
     for step in range(config.num_steps):
-        tokens = encode(docs[step % len(docs)], chars)
+        tokens = encode(docs[step % len(docs)], tokenizer)
         loss = doc_loss(tokens, state_dict, config)
         loss.backward()
         adam_step(params, m, v, step, config)
         print(f"step {step+1:4d} / {config.num_steps:4d} | loss {loss.data:.4f}", end='\r')
     print("\n--- inference (new, hallucinated names) ---")
     for sample_idx in range(config.num_samples):
-        print(f"sample {sample_idx+1:2d}: {sample(state_dict, chars, config)}")
+        print(f"sample {sample_idx+1:2d}: {sample(state_dict, tokenizer, config)}")
 
 
 if __name__ == '__main__':

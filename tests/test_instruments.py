@@ -66,9 +66,9 @@ def interim_lines(lines):
     return found
 
 
-def held_out_loss(docs, chars, state_dict, config):
+def held_out_loss(docs, tokenizer, state_dict, config):
     """The mean loss of documents, a forward pass alone, added up as exactly as math.fsum."""
-    return math.fsum(microgpt.doc_loss(microgpt.encode(doc, chars), state_dict, config).data
+    return math.fsum(microgpt.doc_loss(microgpt.encode(doc, tokenizer), state_dict, config).data
                      for doc in docs) / len(docs)
 
 
@@ -89,7 +89,8 @@ def matrices(**changes):
 
 def shuffled(docs, seed=42):
     docs = list(docs)
-    microgpt.shuffle(docs, seed)
+    random.seed(seed)
+    random.shuffle(docs)
     return docs
 
 
@@ -354,18 +355,19 @@ class Holdout(InstrumentTestCase):
 
         docs = shuffled(TWELVE)
         held_out, training = docs[:holdout], docs[holdout:]
-        chars = microgpt.build_vocab(docs)
+        tokenizer = microgpt.build_tokenizer(docs)
         config = config_of(num_steps=num_steps, **SMALL_SETTINGS)
-        state_dict = microgpt.init_state_dict(len(chars) + 1, config)
+        state_dict = microgpt.init_state_dict(tokenizer.vocab_size, config)
         m, v = microgpt.init_adam(microgpt.parameters(state_dict))
         window = max(1, num_steps // 10)
         losses, interim = [], []
-        for step, loss in microgpt.train(training, chars, state_dict, m, v, config):
+        for step in range(num_steps):
+            loss = microgpt.train_step(training, step, tokenizer, state_dict, m, v, config)
             losses.append(loss)
             if (step + 1) % window == 0 and step + 1 < num_steps:
                 few = held_out[:max(1, window // 5)]
                 interim.append((step + 1, f4(math.fsum(losses[-window:]) / window), window,
-                                f4(held_out_loss(few, chars, state_dict, config)), len(few)))
+                                f4(held_out_loss(few, tokenizer, state_dict, config)), len(few)))
         self.assertSame(ck['losses'], losses, 'the losses of training')
         self.assertSame([x for mat in ck['state_dict'].values() for row in mat for x in row],
                         [p.data for mat in state_dict.values() for row in mat for p in row],
@@ -378,7 +380,7 @@ class Holdout(InstrumentTestCase):
         final = [FINAL.match(line) for line in lines if line.startswith('held-out loss')]
         self.assertEqual(len(final), 1, lines)
         self.assertEqual(final[0].groups(),
-                         (f4(held_out_loss(held_out, chars, state_dict, config)), str(holdout),
+                         (f4(held_out_loss(held_out, tokenizer, state_dict, config)), str(holdout),
                           f4(math.fsum(losses[-window:]) / window), str(window)))
 
     def test_a_held_out_document_has_no_copy_in_training(self):
@@ -431,7 +433,7 @@ class Holdout(InstrumentTestCase):
         final = [FINAL.match(line) for line in lines if line.startswith('held-out loss')]
         self.assertEqual(len(final), 1, lines)
         self.assertEqual(final[0].group(1),
-                         f4(held_out_loss(held_out, done['chars'], done['state_dict'], config)))
+                         f4(held_out_loss(held_out, done['tokenizer'], done['state_dict'], config)))
         marks = self.assertMarked(lines, training, held_out)
         self.assertIn(HELD_OUT, marks)  # the case is made: a held-out document is drawn
         # the finished run, only sampled: the same samples with the same marks, the same curve
@@ -504,7 +506,7 @@ class Report(InstrumentTestCase):
         out = io.StringIO()
         with mock.patch.object(microgpt, 'sample', side_effect=list(drawn)), \
                 contextlib.redirect_stdout(out):
-            microgpt.print_samples({'state_dict': None, 'chars': None}, docs, held_out, config)
+            microgpt.show_samples({'state_dict': None, 'tokenizer': None}, docs, held_out, config)
         return out.getvalue().lstrip('\n').splitlines()
 
     def test_print_samples_marks_and_counts(self):

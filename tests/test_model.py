@@ -10,7 +10,7 @@ import math
 import random
 import unittest
 
-from microgpt import (Value, build_vocab, decode, doc_loss, encode, gpt, init_state_dict,
+from microgpt import (Value, build_tokenizer, decode, doc_loss, encode, gpt, init_state_dict,
                       kv_cache, linear, parameters, rmsnorm, softmax)
 from tests.harness import settings_with
 
@@ -19,15 +19,19 @@ SMALL = settings_with(n_layer=2, n_embd=8, n_head=2, block_size=6)
 
 class Tokenizer(unittest.TestCase):
     def test_the_vocabulary_is_the_sorted_set_of_characters(self):
-        self.assertEqual(build_vocab(['émile', 'zoë', 'ada']), list('adeilmozéë'))
+        self.assertEqual(build_tokenizer(['émile', 'zoë', 'ada']).chars, list('adeilmozéë'))
+
+    def test_BOS_is_the_token_after_the_characters_and_counts_in_the_vocab_size(self):
+        tokenizer = build_tokenizer(['émile', 'zoë', 'ada'])
+        self.assertEqual((tokenizer.BOS, tokenizer.vocab_size), (10, 11))
 
     def test_a_document_is_framed_by_BOS_on_both_sides(self):
-        chars = build_vocab(['abc'])
-        self.assertEqual(encode('cab', chars), [3, 2, 0, 1, 3])
+        tokenizer = build_tokenizer(['abc'])
+        self.assertEqual(encode('cab', tokenizer), [3, 2, 0, 1, 3])
 
     def test_decoding_gives_back_the_characters(self):
-        chars = build_vocab(['zoë', 'ana'])
-        self.assertEqual(decode(encode('zoë', chars)[1:-1], chars), 'zoë')
+        tokenizer = build_tokenizer(['zoë', 'ana'])
+        self.assertEqual(decode(encode('zoë', tokenizer)[1:-1], tokenizer), 'zoë')
 
 
 class Parameters(unittest.TestCase):
@@ -89,22 +93,22 @@ class Forward(unittest.TestCase):
         self.state_dict = init_state_dict(self.VOCAB_SIZE, SMALL)
 
     def logits_of(self, tokens):
-        keys, values = kv_cache(SMALL)
-        return [[l.data for l in gpt(t, pos, keys, values, self.state_dict, SMALL)]
+        cache = kv_cache(SMALL)
+        return [[l.data for l in gpt(t, pos, cache, self.state_dict, SMALL)]
                 for pos, t in enumerate(tokens)]
 
     def test_the_cache_starts_empty_with_a_place_for_each_layer(self):
-        self.assertEqual(kv_cache(SMALL), ([[]] * SMALL.n_layer, [[]] * SMALL.n_layer))
+        self.assertEqual(kv_cache(SMALL), [([], [])] * SMALL.n_layer)
 
     def test_each_call_gives_a_score_for_every_token_of_the_vocabulary(self):
         for scores in self.logits_of([5, 1, 2]):
             self.assertEqual(len(scores), self.VOCAB_SIZE)
 
     def test_the_cache_grows_by_one_position_per_layer_and_call(self):
-        keys, values = kv_cache(SMALL)
+        cache = kv_cache(SMALL)
         for pos, token in enumerate([5, 1, 2]):
-            gpt(token, pos, keys, values, self.state_dict, SMALL)
-            self.assertEqual([len(k) for k in keys] + [len(v) for v in values],
+            gpt(token, pos, cache, self.state_dict, SMALL)
+            self.assertEqual([len(kv) for keys_values in cache for kv in keys_values],
                              [pos + 1] * (2 * SMALL.n_layer))
 
     def test_a_position_never_sees_the_tokens_after_it(self):

@@ -265,7 +265,7 @@ class Devices(ProgramTestCase):
 
 class Divergence(unittest.TestCase):
     def test_an_infinite_loss_stops_the_run_at_its_step(self):
-        with mock.patch.object(microgpt, 'train', return_value=iter([(0, math.inf)])):
+        with mock.patch.object(microgpt, 'train_step', return_value=math.inf):
             status, _, stderr = run_main('--n_embd=4', '--n_head=1', '--num_steps=3')
         self.assertEqual(status, 2)
         self.assertIn('training diverged at step 1 (the loss is inf)', stderr)
@@ -366,14 +366,14 @@ class Saving(CheckpointTestCase):
         self.assertTrue(err.getvalue().startswith('microgpt.py: error: could not save'))
 
     def test_ctrl_c_saves_the_last_finished_step(self):
-        real_train, stop_after = microgpt.train, 2
-        def train(*args):
-            for done, step_loss in enumerate(real_train(*args), 1):
-                yield step_loss
-                if done == stop_after:
-                    raise KeyboardInterrupt
+        real_train_step, stop_after, done = microgpt.train_step, 2, []
+        def train_step(*args):  # Ctrl-C just as the step after stop_after begins
+            if len(done) == stop_after:
+                raise KeyboardInterrupt
+            done.append(args[1])
+            return real_train_step(*args)
         save = os.path.join(self.tmp, 'stopped.json')
-        with mock.patch.object(microgpt, 'train', side_effect=train):
+        with mock.patch.object(microgpt, 'train_step', side_effect=train_step):
             status, _, stderr = run_main('--input', self.names, *TINY, '--num_steps=5',
                                          '--save', save)
         self.assertEqual(status, 128 + signal.SIGINT, stderr)
@@ -404,7 +404,7 @@ class Sampling(CheckpointTestCase):
         run = microgpt.read_checkpoint(self.ck_path)
         config = SimpleNamespace(**{**vars(microgpt.settings), **run['settings']})
         random.seed(0)
-        want = [microgpt.sample(run['state_dict'], run['chars'], config)
+        want = [microgpt.sample(run['state_dict'], run['tokenizer'], config)
                 for _ in range(config.num_samples)]
         got = [line.split(': ', 1)[1] for line in lines_of(stdout) if line.startswith('sample ')]
         self.assertEqual(got, want)
@@ -468,11 +468,11 @@ class Gradcheck(ProgramTestCase):
         random.seed(0)
         config = SimpleNamespace(**{**vars(microgpt.settings), 'n_embd': 4, 'n_head': 1,
                                     'block_size': 8})
-        chars = microgpt.build_vocab(DOCS)
-        state_dict = microgpt.init_state_dict(len(chars) + 1, config)
+        tokenizer = microgpt.build_tokenizer(DOCS)
+        state_dict = microgpt.init_state_dict(tokenizer.vocab_size, config)
         out = io.StringIO()
         with contextlib.redirect_stdout(out):
-            status = microgpt.gradcheck(DOCS, chars, state_dict, config)
+            status = microgpt.gradcheck(DOCS, tokenizer, state_dict, config)
         return status, out.getvalue()
 
     def test_an_operation_that_fails_on_every_input_is_wrong(self):
@@ -499,11 +499,11 @@ class Gradcheck(ProgramTestCase):
 
     def test_the_runs_random_generator_is_left_as_it_was(self):
         config = SimpleNamespace(**{**vars(microgpt.settings), 'n_embd': 4, 'n_head': 1})
-        chars = microgpt.build_vocab(DOCS)
-        state_dict = microgpt.init_state_dict(len(chars) + 1, config)
+        tokenizer = microgpt.build_tokenizer(DOCS)
+        state_dict = microgpt.init_state_dict(tokenizer.vocab_size, config)
         before = random.getstate()
         with contextlib.redirect_stdout(io.StringIO()):
-            microgpt.gradcheck(DOCS, chars, state_dict, config)
+            microgpt.gradcheck(DOCS, tokenizer, state_dict, config)
         self.assertEqual(random.getstate(), before)
 
     def test_a_small_slope_is_measured_against_the_size_of_the_gradient(self):

@@ -37,7 +37,7 @@ def shapes(state_dict):
 
 def header(docs):
     """The first two lines a run on these documents prints."""
-    return f'num docs: {len(docs)}\nvocab size: {len(microgpt.build_vocab(docs)) + 1}\n'
+    return f'num docs: {len(docs)}\nvocab size: {microgpt.build_tokenizer(docs).vocab_size}\n'
 
 
 def last_step_and_samples(stdout):
@@ -78,7 +78,7 @@ class SaveAndLoad(CheckpointTestCase):
         self.assertEqual((ck['step'], ck['settings']['num_steps'], ck['settings']['seed']),
                          (3, 3, microgpt.settings.seed))
         self.assertEqual((ck['settings']['n_embd'], ck['settings']['block_size']), (8, 8))
-        self.assertEqual(ck['vocab'], ''.join(microgpt.build_vocab(docs)))
+        self.assertEqual(ck['vocab'], ''.join(microgpt.build_tokenizer(docs).chars))
         self.assertEqual(ck['dataset']['num_docs'], len(docs))
         config = settings_with(**{name: value for name, value in ck['settings'].items()
                                   if name in vars(microgpt.settings)})
@@ -406,18 +406,18 @@ class Prompt(ExactTestCase):
         # the prompt's tokens take no random numbers: the first draw after the
         # prompt uses the same random number as the first draw without one
         config = settings_with(n_embd=8, n_head=2, block_size=8, prompt='abc')
-        chars = list('abcdefghijklmnopqrstuvwxyz')
+        tokenizer = microgpt.build_tokenizer(['abcdefghijklmnopqrstuvwxyz'])
         random.seed(1)
-        state_dict = microgpt.init_state_dict(len(chars) + 1, config)
+        state_dict = microgpt.init_state_dict(tokenizer.vocab_size, config)
         state = random.getstate()
-        microgpt.sample(state_dict, chars, config)
+        microgpt.sample(state_dict, tokenizer, config)
         with_prompt = random.getstate()
         random.setstate(state)
         draws = []
         real_choices = random.choices
         with mock.patch.object(microgpt.random, 'choices',
                                lambda *a, **k: draws.append(1) or real_choices(*a, **k)):
-            out = microgpt.sample(state_dict, chars, config)
+            out = microgpt.sample(state_dict, tokenizer, config)
         self.assertTrue(out.startswith('abc'), out)
         self.assertEqual(len(draws), len(out) - 3 + (len(out) < config.block_size))  # + the BOS
         self.assertNotEqual(with_prompt, state)
