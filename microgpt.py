@@ -97,7 +97,7 @@ def dot(a, b):  # a0*b0 + a1*b1 + ... as one node;  d/da_i = b_i, d/db_i = a_i
 # Parameters: the model's knowledge, drawn at random, row by row, in state_dict order
 def matrix(nout, nin, std=0.08):
     return [[Value(random.gauss(0, std)) for _ in range(nin)] for _ in range(nout)]
-def init_state_dict(vocab_size, config, matrix=matrix):
+def init_state_dict(vocab_size, config):
     n_embd = config.n_embd
     state_dict = {'wte': matrix(vocab_size, n_embd),         # token embeddings
                   'wpe': matrix(config.block_size, n_embd),  # position embeddings
@@ -236,9 +236,10 @@ def run(config):
         print_step(step, loss, config)
     print_samples(sample(state_dict, tokenizer, config) for _ in range(config.num_samples))
 
-# The program: the command line, the download, checkpoints, the learner's
-# instruments, and each failure in one line on stderr. It follows whatever the
-# lecture builds: shapes come from init_state_dict(), settings from `settings`.
+# The program: the command line, the download, checkpoints, the learner's instruments,
+# and each failure in one line on stderr. It follows whatever the lecture builds: shapes
+# come from init_state_dict(), settings from `settings`, the lines it prints from the
+# lecture's print functions.
 #
 # Notes: why the lecture is written the way it is.
 # - The bits: it computes the original program's very numbers, on CPython 3.8 to 3.13
@@ -246,126 +247,186 @@ def run(config):
 #   a - b is a + (-b), a / b is a * b ** -1, the loss is (1 / n) * the sum.
 # - total() and dot() are one node where the original chains two-input additions: the
 #   same numbers added in the same order (with reduce: sum() of floats compensates its
-#   rounding from Python 3.12 on), the same gradient for each child; 7x as fast.
+#   rounding from Python 3.12 on), the same gradient for each child; 7x as fast. dot()
+#   pairs its children (a0, b0, a1, ...) as the original's chain meets them, so that
+#   gradients add up in the same order; filled by slices, it is 1.3x as fast as a loop.
 # - math.pow is C's pow() everywhere; PyPy computes x ** 2 as x * x, which rounds
 #   differently about once in a thousand. Adam's g ** 2 goes through it too.
 # - Nodes keep children and local derivatives as data, not closures: with no reference
 #   cycles, reference counting frees each step's graph, and the script pauses CPython's
-#   cycle collector (1.12x; PyPy needs it on). backward() walks on a stack: any depth.
-import argparse, gc, json, os, re, shlex, signal, stat, sys, tempfile
-
+#   cycle collector (1.12x; PyPy needs it on). backward() walks on a stack, as recursion
+#   stops at 1000 calls; its for/else is 2x as fast as pushing every child.
+# - The program reaches into the lecture in one way only: swapped() stands a function in
+#   for a lecture function during one call: `matrix`, to size a model without drawing a
+#   weight, and `gpt`, to stop sampling at scores that are no longer finite numbers.
+import argparse, contextlib, functools, gc, json, os, re, shlex, signal, stat, sys, tempfile
 DEFAULT_INPUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'input.txt')
 NAMES_URL = 'https://raw.githubusercontent.com/karpathy/makemore/988aa59/names.txt'
 NAMES_SHA256 = '0a30b5557f192f32ab962680889aac5f6fda0f4cecf40a6d0b5694f58ea8cc4d'
-CHECKPOINT, VERSION = 'microgpt checkpoint', 2  # the "format" and "version" --save writes
-STOPS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)  # each saves a --save run first
-
-def say(message):  # on stderr, in one line whatever the message holds: a file name may too
+CHECKPOINT_FORMAT, CHECKPOINT_VERSION = 'microgpt checkpoint', 2  # what --save writes
+CHECKPOINT_KEYS = ('format', 'version', 'settings', 'step', 'losses', 'dataset', 'vocab',
+                   'state_dict', 'adam_m', 'adam_v', 'random_state')
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)  # each saves a --save run first
+LONGEST_NUMBER = 4300  # digits: Python 3.11 on reads no longer whole number from text
+PARSING_BYTES = 32  # memory per byte of JSON while it is parsed (24 for a list of empty {})
+def print_error(message):  # on stderr, in one line whatever the message holds: a file name may
     print(''.join(c if c.isprintable() else repr(c)[1:-1] for c in message), file=sys.stderr)
-
 def fail(message, status=2):  # bad input is no crash
-    say(f'microgpt.py: error: {message}')
+    print_error(f'microgpt.py: error: {message}')
     sys.exit(status)
+@contextlib.contextmanager
+def swapped(name, stand_in):  # a lecture function stood in for during one call (see the Notes)
+    lecture_function = globals()[name]
+    globals()[name] = stand_in
+    try:
+        yield
+    finally:
+        globals()[name] = lecture_function
 
 # The command line: an option for each setting of the lecture, and the program's own
-def checked(kind, name, ok, why):  # an argparse type: kind(text), refused unless ok(it)
-    def parse(text):  # a ValueError from kind() makes argparse say "invalid <name> value"
-        if not ok(kind(text)):
-            raise argparse.ArgumentTypeError(why.format(text))
-        return kind(text)
-    parse.__name__ = name
+def whole_number(least):  # an argparse type: a whole number, `least` or more
+    def parse(text):
+        if len(text) > LONGEST_NUMBER or not re.fullmatch(r'\s*[-+]?\d+(_\d+)*\s*', text):
+            raise argparse.ArgumentTypeError(f'invalid whole number value: {text!r}')
+        number = int(text)
+        if number < least:
+            raise argparse.ArgumentTypeError(f'must be at least {least}, got {text}')
+        return number
     return parse
-
-def whole(least):
-    return checked(int, 'whole number', lambda n: n >= least, f'must be at least {least}, got {{}}')
-
-number = checked(float, 'number', lambda x: 0 < x < math.inf, 'must be a finite number above '
-                 '0, got {}')
-filename = checked(str, 'file name', len, 'needs a file name, not an empty one')
-SETTINGS_HELP = {  # the lecture's settings as options: type, metavar, what each does
-    'seed': (whole(0), 'N', 'seeds the shuffle, the initial weights and the sampling'),
-    'n_layer': (whole(1), 'N', 'transformer blocks, one after the other'),
-    'n_embd': (whole(1), 'N', "width of every token's vector"),
-    'block_size': (whole(1), 'N', 'longest context in tokens; longer documents are cut'),
-    'n_head': (whole(1), 'N', 'attention heads, each on n_embd // n_head dimensions'),
-    'learning_rate': (number, 'X', "Adam's first step size; it falls to 0"),
-    'num_steps': (whole(0), 'N', 'training steps, one document each; 0 only samples'),
-    'temperature': (number, 'X', 'below 1 sharpens the distribution, above 1 flattens it; '
-                    'one too small to divide by is refused'),
-    'num_samples': (whole(0), 'N', 'how many new documents to invent after training'),
-    'prompt': (str, 'TEXT', 'every sample starts with TEXT, read by the model before it draws')}
+def positive_number(text):  # an argparse type: a finite number above 0
+    try:
+        number = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f'invalid number value: {text!r}')
+    if not 0 < number < math.inf:
+        raise argparse.ArgumentTypeError(f'must be a finite number above 0, got {text}')
+    return number
+def file_name(text):  # an argparse type: any name but the empty one
+    if not text:
+        raise argparse.ArgumentTypeError('needs a file name, not an empty one')
+    return text
+def option(type, metavar, help, default=None):  # a row of the option table
+    return SimpleNamespace(type=type, metavar=metavar, help=help, default=default)
+SETTING_OPTIONS = {  # the lecture's settings as options; their defaults are the lecture's
+    'seed': option(whole_number(0), 'N', 'seeds the shuffle, the initial weights and the sampling'),
+    'n_layer': option(whole_number(1), 'N', 'transformer blocks, one after the other'),
+    'n_embd': option(whole_number(1), 'N', "width of every token's vector"),
+    'block_size': option(whole_number(1), 'N', 'longest context in tokens; longer documents are cut'),
+    'n_head': option(whole_number(1), 'N', 'attention heads, each on n_embd // n_head dimensions'),
+    'learning_rate': option(positive_number, 'X', "Adam's first step size; it falls to 0"),
+    'num_steps': option(whole_number(0), 'N', 'training steps, one document each; 0 only samples'),
+    'temperature': option(positive_number, 'X', 'below 1 sharpens the distribution, above 1 '
+                          'flattens it; one too small to divide by is refused'),
+    'num_samples': option(whole_number(0), 'N', 'how many new documents to invent after training'),
+    'prompt': option(str, 'TEXT', 'every sample starts with TEXT, read by the model before it draws')}
 METAVARS = {int: 'N', float: 'X', str: 'TEXT'}  # a setting a student adds is an option too
-OPTIONS = {'input': (filename, 'FILE', 'UTF-8 text file, one document per line; the names '
-                     'list, the default, is downloaded if missing', DEFAULT_INPUT)}
+OPTIONS = {'input': option(file_name, 'FILE', 'UTF-8 text file, one document per line; the names '
+                           'list, the default, is downloaded if missing', DEFAULT_INPUT)}
 for name, default in vars(settings).items():
-    if name in SETTINGS_HELP or type(default) in METAVARS:
-        OPTIONS[name] = (*SETTINGS_HELP.get(name, (type(default), METAVARS.get(type(default)),
-                                                   'a setting of the lecture')), default)
-OPTIONS.update({  # name: (type, metavar, what it does, default); the type bool is a flag
-    'save': (filename, 'FILE', 'write the model and the state of training to FILE, as JSON, '
-             'when training ends or Ctrl-C stops it', None),
-    'load': (filename, 'FILE', 'go on from a FILE written by --save (see below)', None),
-    'holdout': (whole(0), 'N', 'keep N documents out of training and report their loss', 0),
-    'report': (bool, None, 'show the loss curve; mark the samples that are documents', False),
-    'gradcheck': (bool, None, 'check backward() against finite differences, and stop', False)})
-FREE = ('temperature', 'num_samples', 'prompt')  # sampling: each run of a checkpoint chooses
-RECORDED = [name for name in vars(settings) if name in OPTIONS and name not in FREE] + ['holdout']
+    if name in SETTING_OPTIONS:
+        OPTIONS[name] = SimpleNamespace(**{**vars(SETTING_OPTIONS[name]), 'default': default})
+    elif type(default) in METAVARS:
+        OPTIONS[name] = option(type(default), METAVARS[type(default)], 'a setting of the lecture',
+                               default)
+OPTIONS.update(  # the type bool makes a flag
+    save=option(file_name, 'FILE', 'write the model and the state of training to FILE, as JSON, '
+                'when training ends or Ctrl-C stops it'),
+    load=option(file_name, 'FILE', 'go on from a FILE written by --save (see below)'),
+    holdout=option(whole_number(0), 'N', 'keep N documents out of training and report their loss', 0),
+    report=option(bool, None, 'show the loss curve; mark the samples that are documents', False),
+    gradcheck=option(bool, None, 'check backward() against finite differences, and stop', False))
+SAMPLING_OPTIONS = ('temperature', 'num_samples', 'prompt')  # each run of a checkpoint chooses
+SAVED_SETTINGS = [name for name in vars(settings)
+                  if name in OPTIONS and name not in SAMPLING_OPTIONS] + ['holdout']
 LOAD_RULES = """With --load FILE, the model, the vocabulary and the run are FILE's: training
 goes on from the step FILE reached to its --num_steps, bit for bit as if it had
 never stopped, on the dataset FILE names (or --input, which must hold the same
 documents). The model options, --learning_rate and --holdout cannot change;
 --num_steps=0 only samples, with no dataset; --seed draws other samples."""
 
-def configure(argv):  # the options given, else the checkpoint's (--load), else the defaults
+def usage_error(message):  # argparse's complaint in one line, not a usage dump
+    fail(f'{message}; see --help')
+def parse_options(argv):  # {name: value} of the options given, and of no other
     parser = argparse.ArgumentParser(description='Train a tiny GPT on a text file, one document '
                                      'per line, then sample from it.', epilog=LOAD_RULES)
-    parser.error = lambda message: fail(f'{message}; see --help')  # one line, not a usage dump
-    for name, (kind, metavar, what, default) in OPTIONS.items():  # None: "not given"
-        if kind is bool:
-            parser.add_argument('--' + name, action='store_true', default=None, help=what)
+    parser.error = usage_error
+    for name, option in OPTIONS.items():  # a default of None: "not given"
+        if option.type is bool:
+            parser.add_argument('--' + name, action='store_true', default=None, help=option.help)
         else:
-            shown = f' (default: {default})' if default not in (None, '') else ''
-            parser.add_argument('--' + name, metavar=metavar, type=kind, help=what + shown)
-    given = {name: x for name, x in vars(parser.parse_args(argv)).items() if x is not None}
+            shown = f' (default: {option.default})' if option.default not in (None, '') else ''
+            parser.add_argument('--' + name, metavar=option.metavar, type=option.type,
+                                help=option.help + shown)
+    return {name: value for name, value in vars(parser.parse_args(argv)).items()
+            if value is not None}
+
+def configure(argv):  # the options given, else the checkpoint's (--load), else the defaults
+    given = parse_options(argv)
     saved = load(given['load']) if 'load' in given else None
-    fixed = saved['settings'] if saved else {}
-    for name in fixed:
-        if name in given and name != 'seed' and (name, given[name]) != ('num_steps', 0):
-            fail(f'--{name} comes from {given["load"]} (which says {fixed[name]}); leave it out'
-                 + (', or pass --num_steps=0 to only sample' if name == 'num_steps' else ''))
-    config = SimpleNamespace(**{name: row[3] for name, row in OPTIONS.items()})
+    config = SimpleNamespace(**{name: option.default for name, option in OPTIONS.items()})
     if saved:
+        keep_saved_settings(given, saved['settings'], given['load'])
         config.input = saved['dataset']['path']
-    vars(config).update({**given, **fixed})
+    vars(config).update(given)
+    if saved:
+        vars(config).update(saved['settings'])  # over any given: the run is the file's
     config.train = given.get('num_steps') != 0 or not saved
     config.reseed = given.get('seed') if saved else None  # with --load: other samples
-    if config.n_embd % config.n_head:
-        fail(f'--n_embd={config.n_embd} must be divisible by --n_head={config.n_head}, '
-             f'so that every head gets the same number of dimensions')
-    if 1 / config.temperature == math.inf:
-        fail(f'--temperature={config.temperature} is so small that dividing by it overflows')
+    check_settings(config)
     if config.save:
         check_save(config)
     return config, saved
 
+def keep_saved_settings(given, saved_settings, path):  # with --load, the run is the file's
+    for name, value in saved_settings.items():
+        only_samples = name == 'num_steps' and given.get(name) == 0
+        if name in given and name != 'seed' and not only_samples:
+            hint = ', or pass --num_steps=0 to only sample' if name == 'num_steps' else ''
+            fail(f'--{name} comes from {path} (which says {value}); leave it out{hint}')
+def heads_divide(config):  # every head gets the same number of dimensions
+    return config.n_embd % config.n_head == 0
+def check_settings(config):  # what no option can tell alone, checked before any work
+    if not heads_divide(config):
+        fail(f'--n_embd={config.n_embd} must be divisible by --n_head={config.n_head}, '
+             f'so that every head gets the same number of dimensions')
+    if math.isinf(1 / config.temperature):
+        fail(f'--temperature={config.temperature} is so small that dividing by it overflows')
+    have = memory_here()
+    for name in ('n_layer', 'n_embd', 'block_size'):  # each one costs a byte at the least
+        if getattr(config, name) > have:
+            fail(f'--{name}={getattr(config, name)} is more than the {gib(have)} GiB of memory '
+                 f'here could hold; make it smaller')
+def memory_here():  # the bytes this process may use: the machine's, or fewer under ulimit
+    import resource
+    sizes = [os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES')] + [
+        resource.getrlimit(limit)[0] for limit in (resource.RLIMIT_AS, resource.RLIMIT_DATA)]
+    return min(size for size in sizes if size > 0)  # RLIM_INFINITY is -1
+def gib(size):  # bytes in GiB, rounded, for a message
+    return f'{(size + 2**29) // 2**30:,}'
+
 # The dataset: read whole or refused in one line; the names list downloaded if missing
 def read_docs(path):
     hint = 'pass --input=FILE with a text file, one document per line'
-    if not os.path.exists(path) or os.path.isdir(path):
-        fail(f'{path} {"is a directory" if os.path.isdir(path) else "does not exist"}; {hint}')
-    if stat.S_ISCHR(os.stat(path).st_mode) or stat.S_ISBLK(os.stat(path).st_mode):
+    if not os.path.exists(path):
+        fail(f'{path} does not exist; {hint}')
+    mode = os.stat(path).st_mode
+    if stat.S_ISDIR(mode):
+        fail(f'{path} is a directory; {hint}')
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
         fail(f'{path} is a device, not a file; {hint}')  # /dev/zero would never end
-    try:
-        docs = load_docs(path)
+    if not stat.S_ISREG(mode):
+        fail(f'{path} is not a regular file; {hint}')  # a FIFO would wait for a writer
+    try:  # a size of 0: empty, or a file of /proc, which has no end to read to
+        docs = load_docs(path) if os.path.getsize(path) else []
     except UnicodeDecodeError as e:
         fail(f'{path} is not UTF-8 text ({e.reason}); save it with the UTF-8 encoding')
     except OSError as e:
         fail(f'cannot read {path}: {e.strerror}')
     if not docs:
         fail(f'{path} has no documents, every line is blank; {hint}')
-    odd = [ch for ch in set(''.join(docs)) if not ch.isprintable()]
-    if odd:  # a sample holding one would not print as one line
-        fail(f'{path} holds {min(odd)!r}, a character that cannot be printed; take it out')
+    unprintable = sorted(ch for ch in set(''.join(docs)) if not ch.isprintable())
+    if unprintable:  # a sample holding one would not print as one line
+        fail(f'{path} holds {unprintable[0]!r}, a character that cannot be printed; take it out')
     return docs
 
 def read_dataset(config, saved):  # the documents to train on, the held-out ones, their record
@@ -374,27 +435,27 @@ def read_dataset(config, saved):  # the documents to train on, the held-out ones
     if config.input == DEFAULT_INPUT and not os.path.exists(DEFAULT_INPUT):
         download_names(DEFAULT_INPUT)
     docs = read_docs(config.input)
-    sha256 = None
-    if saved or config.save:  # only then: hashlib costs every run that imports it 3 MB
-        import hashlib
-        sha256 = hashlib.sha256('\n'.join(docs).encode()).hexdigest()
-    if saved and sha256 != saved['dataset']['sha256']:
+    digest = dataset_digest(docs) if saved or config.save else None
+    if saved and digest != saved['dataset']['sha256']:
         fail(f"{config.input} does not hold the documents {config.load} was trained on "
              f"({saved['dataset']['path']}); pass those as --input")
     if saved and saved['tokenizer'].chars != build_tokenizer(docs).chars:
         fail(f'--load {config.load} is not usable: its vocabulary is not that of its dataset')
     random.seed(config.seed)  # as run() does
     random.shuffle(docs)
-    held_out, kept_out = docs[:config.holdout], set(docs[:config.holdout])
-    docs = [doc for doc in docs[config.holdout:] if doc not in kept_out]  # nor a copy of one
-    if not docs:
+    held_out = docs[:config.holdout]
+    training = [doc for doc in docs[config.holdout:] if doc not in set(held_out)]  # nor a copy
+    if not training:
         fail(f'--holdout={config.holdout} leaves no document to train on; hold out fewer')
-    return docs, held_out, {'path': os.path.abspath(config.input), 'num_docs': len(docs),
-                            'sha256': sha256}
+    return training, held_out, {'path': os.path.abspath(config.input),
+                                'num_docs': len(training), 'sha256': digest}
 
+def dataset_digest(docs):  # imported here: hashlib costs every run that imports it 3 MB
+    import hashlib
+    return hashlib.sha256('\n'.join(docs).encode()).hexdigest()
 def download_names(path):
     import hashlib, http.client, urllib.request  # only here: they cost every other run memory
-    say(f'microgpt.py: {path} is missing; downloading the names list from {NAMES_URL}')
+    print_error(f'microgpt.py: {path} is missing; downloading the names list from {NAMES_URL}')
     hint = f'put a text file at {path} or pass --input=FILE'
     try:
         with urllib.request.urlopen(NAMES_URL, timeout=30) as response:
@@ -405,85 +466,91 @@ def download_names(path):
     except (OSError, http.client.HTTPException) as e:
         fail(f'could not download {NAMES_URL} to {path} ({e}); {hint}')
 
-def write_whole(path, data):  # through a temporary file beside path, renamed once whole
-    folder, name = os.path.split(os.path.realpath(path))
-    fd, partial = tempfile.mkstemp(dir=folder, prefix=name[:100] + '.', suffix='.part')
+# Files written whole: a temporary file beside the target, renamed over it once complete
+def write_place(path):  # the folder and the name a write lands in: a link's target, if a link
+    return os.path.split(os.path.realpath(path))
+def temporary_beside(folder):  # its name is short, so any name that fits has room beside it
+    return tempfile.mkstemp(dir=folder, prefix='microgpt-', suffix='.part')
+def write_whole(path, data):  # signals wait until the file is whole, or untouched
+    folder, name = write_place(path)
+    held = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
     try:
-        with os.fdopen(fd, 'wb') as f:
-            f.write(data)
-        os.chmod(partial, 0o644)  # mkstemp makes it private; it is no secret
-        os.replace(partial, os.path.join(folder, name))
+        fd, partial = temporary_beside(folder)
+        try:
+            with os.fdopen(fd, 'wb') as f:
+                f.write(data)
+            os.chmod(partial, 0o644)  # mkstemp makes it private; it is no secret
+            os.replace(partial, os.path.join(folder, name))
+        finally:
+            if os.path.exists(partial):  # anything went wrong before the rename
+                os.remove(partial)
     finally:
-        if os.path.exists(partial):  # anything went wrong before the rename
-            os.remove(partial)
+        signal.pthread_sigmask(signal.SIG_SETMASK, held)
 
-# Checkpoints: a file is data, and may hold anything; each part is checked before use
-def check_save(config):  # now, not after an hour of training: a new file, or a checkpoint
+def may_replace(folder, path):  # in a sticky folder (/tmp) only a file's owner may replace it
+    owners = (0, os.stat(folder).st_uid, os.stat(path).st_uid)
+    return not os.stat(folder).st_mode & stat.S_ISVTX or os.geteuid() in owners
+def check_save(config):  # before training, tried the way save() will write it
     path, hint = config.save, 'name another file'
-    folder, name = os.path.split(os.path.abspath(path))
     if os.path.basename(path) in ('', '.', '..'):  # newdir/ would become a file "newdir"
         fail(f'--save {path} names a folder, not a file; {hint}')
+    folder, name = write_place(path)
+    target = os.path.join(folder, name)
     try:
-        if not os.path.exists(path):
-            if len(os.fsencode(name)) > os.pathconf(folder, 'PC_NAME_MAX'):
-                fail(f'--save {path}: the name is longer than this system allows; {hint}')
-        elif not stat.S_ISREG(os.stat(path).st_mode):  # a device, a FIFO, a folder
-            fail(f'--save {path} is not a regular file; {hint}')
-        elif os.path.exists(config.input) and os.path.samefile(path, config.input):
-            fail(f'--save {path} is the dataset; {hint}')
-        else:
-            read_checkpoint(path)
-        tempfile.TemporaryFile(dir=folder).close()
-    except ValueError as e:
-        fail(f'--save {path} would replace a file that is not a checkpoint ({e}); {hint}')
+        if len(os.fsencode(name)) > os.pathconf(folder, 'PC_NAME_MAX'):
+            fail(f'--save {path}: the name is longer than this system allows; {hint}')
+        if os.path.exists(target):
+            check_replaceable(path, target, config)
+        fd, partial = temporary_beside(folder)
+        os.close(fd)
+        os.remove(partial)
     except OSError as e:  # a missing folder, no permission
         fail(f'--save {path} cannot be written ({e.strerror}); {hint}')
 
-def need(ok, why):  # one check of a checkpoint
+def check_replaceable(path, target, config):  # only a checkpoint, and only one we may replace
+    hint = 'name another file'
+    if not stat.S_ISREG(os.stat(target).st_mode):  # a device, a FIFO, a folder
+        fail(f'--save {path} is not a regular file; {hint}')
+    if os.path.exists(config.input) and os.path.samefile(target, config.input):
+        fail(f'--save {path} is the dataset; {hint}')
+    if not may_replace(os.path.dirname(target), target):
+        fail(f'--save {path} belongs to another user, in a folder where only its owner may '
+             f'replace it; {hint}')
+    try:
+        read_checkpoint(target)
+    except ValueError as e:
+        fail(f'--save {path} would replace a file that is not a checkpoint ({e}); {hint}')
+
+# Checkpoints: a file is data, and may hold anything; each part is checked before use
+def require(ok, why):  # one check of a checkpoint: a ValueError that says why
     if not ok:
         raise ValueError(why)
-def short(x):  # a value from a file, shown in a message of one short line
-    return repr(x) if len(repr(x)) <= 40 else repr(x)[:36] + '...'
+def shown(x):  # a value from a file, shown in a message of one short line
+    text = repr(x)
+    return text if len(text) <= 40 else text[:36] + '...'
 def a_number(x):  # no text, no null, no NaN, no infinity
-    need(type(x) in (int, float) and math.isfinite(x), f'{short(x)} is not a finite number')
+    require(type(x) in (int, float) and math.isfinite(x), f'{shown(x)} is not a finite number')
     return float(x)
 def numbers(xs, n, why):  # a list of n numbers, counted before any is converted
-    need(isinstance(xs, list) and len(xs) == n, why)
+    require(isinstance(xs, list) and len(xs) == n, why)
     return [a_number(x) for x in xs]
-
-def saved_setting(name, value):  # a setting from a checkpoint, checked by its option's type
-    kind, default = OPTIONS[name][0], OPTIONS[name][3]
-    need(type(value) is type(default) or (type(value), type(default)) == (int, float),
-         f'its {name} is {short(value)}, not of type {type(default).__name__}')
-    try:
-        return kind(str(value))
-    except argparse.ArgumentTypeError as e:
-        raise ValueError(f'its {name} {e}')
-
-def random_state(state):  # a state of Python's generator, as random.getstate() gives it
-    need(isinstance(state, list) and len(state) == 3 and type(state[0]) is int
-         and state[0] == 3 and isinstance(state[1], list) and len(state[1]) == 625
-         and all(type(x) is int and 0 <= x < 2**32 for x in state[1]) and state[1][-1] <= 624
-         and (state[2] is None or type(state[2]) is float and math.isfinite(state[2])),
-         "its random_state is not a state of Python's generator")
-    return (3, tuple(state[1]), state[2])
-
-KEYS = ('format', 'version', 'settings', 'step', 'losses', 'dataset', 'vocab', 'state_dict',
-        'adam_m', 'adam_v', 'random_state')
-
+def brackets_pair_within(text, depth):  # outside strings, brackets pair up, nested `depth` deep
+    brackets = re.sub(r'"[^"\\]*(?:\\.[^"\\]*)*"|[^][{}]+', '', text)  # strings, all but brackets out
+    for _ in range(depth):  # each pass takes away the innermost pairs
+        brackets = brackets.replace('[]', '').replace('{}', '')
+    return brackets == ''
 def read_checkpoint(path):  # the run in a file written by --save, or a ValueError that says why
     try:
-        need(stat.S_ISREG(os.stat(path).st_mode), 'it is not a regular file')
-        need(os.path.getsize(path) <= memory_here() / 4,
-             'it is bigger than any checkpoint the memory here could train')
+        require(stat.S_ISREG(os.stat(path).st_mode), 'it is not a regular file')
+        require(os.path.getsize(path) <= memory_here() // PARSING_BYTES,
+                'it is bigger than any checkpoint the memory here could train')
         with open(path, encoding='utf-8') as f:
             text = f.read()
-        brackets = re.sub(r'"[^"\\]*(?:\\.[^"\\]*)*"|[^][{}]+', '', text)
-        for _ in range(4):  # a checkpoint nests 4 deep, in the rows of the state_dict
-            brackets = brackets.replace('[]', '').replace('{}', '')
-        need(not brackets, 'its brackets nest deeper than a checkpoint does, or do not pair up')
-        return rebuild(json.loads(text, parse_constant=a_number,  # a huge int becomes inf
-                                  parse_int=lambda s: int(s) if len(s) <= 30 else float(s)))
+        require(brackets_pair_within(text, 4),  # the rows of the state_dict: 4 deep
+                'its brackets nest deeper than a checkpoint does, or do not pair up')
+        require(not re.search(r'\d{%d}' % (LONGEST_NUMBER + 1), text),
+                f'it holds a number of more than {LONGEST_NUMBER} digits')
+        return rebuild(json.loads(text, parse_constant=a_number))
     except OSError as e:
         raise ValueError(f'it cannot be read ({e.strerror})')
     except UnicodeDecodeError as e:
@@ -493,208 +560,252 @@ def read_checkpoint(path):  # the run in a file written by --save, or a ValueErr
     except MemoryError:
         raise ValueError('it is too big for the memory here')
 
+def check_entries(ck):  # the entries --save writes, and no other, in a fixed order
+    require(isinstance(ck, dict) and ck.get('format') == CHECKPOINT_FORMAT,
+            'it is not a microgpt checkpoint')
+    require(ck.get('version') == CHECKPOINT_VERSION,
+            f'it is of version {shown(ck.get("version"))}; this program reads {CHECKPOINT_VERSION}')
+    for key in CHECKPOINT_KEYS:
+        require(key in ck, f'it lacks {shown(key)}')
+    for key in sorted(ck):
+        require(key in CHECKPOINT_KEYS, f'it holds an unknown {shown(key)}')
+    require(isinstance(ck['settings'], dict), 'its settings are not a JSON object')
+    for name in SAVED_SETTINGS:
+        require(name in ck['settings'], f'it lacks the setting {shown(name)}')
+    for name in sorted(ck['settings']):
+        require(name in SAVED_SETTINGS, f'it holds an unknown setting {shown(name)}')
+
+def saved_setting(name, value):  # a setting from a checkpoint, checked by its option's type
+    option = OPTIONS[name]
+    require(type(value) is type(option.default) or (type(value), type(option.default)) == (int, float),
+            f'its {name} is {shown(value)}, not of type {type(option.default).__name__}')
+    try:
+        return option.type(str(value))
+    except (argparse.ArgumentTypeError, ValueError) as e:
+        raise ValueError(f'its {name} {e}')
+def random_state(state):  # a state of Python's generator, as random.getstate() gives it
+    require(isinstance(state, list) and len(state) == 3 and type(state[0]) is int
+            and state[0] == 3 and isinstance(state[1], list) and len(state[1]) == 625
+            and all(type(x) is int and 0 <= x < 2**32 for x in state[1]) and state[1][-1] <= 624
+            and (state[2] is None or type(state[2]) is float and math.isfinite(state[2])),
+            "its random_state is not a state of Python's generator")
+    return (3, tuple(state[1]), state[2])
+def matrix_shape(nout, nin, std=0.08):  # a matrix of init_state_dict(), as its size alone
+    return nout, nin
+def model_shapes(vocab_size, config):  # {name: (rows, columns)} of the model, no weight drawn
+    with swapped('matrix', matrix_shape):
+        return init_state_dict(vocab_size, config)
+def count_weights(vocab_size, config):  # from numbers alone: one layer and two tell a layer's
+    one, two = (sum(rows * columns for rows, columns in model_shapes(
+        vocab_size, SimpleNamespace(**{**vars(config), 'n_layer': n_layer})).values())
+        for n_layer in (1, 2))
+    return one + (config.n_layer - 1) * (two - one)
 def rebuild(ck):  # the run in a parsed checkpoint, every part checked, its model rebuilt
-    need(isinstance(ck, dict) and ck.get('format') == CHECKPOINT, 'it is not a microgpt checkpoint')
-    need(ck.get('version') == VERSION,
-         f'it is of version {short(ck.get("version"))}; this program reads {VERSION}')
-    for key in set(KEYS) ^ set(ck):
-        need(False, f'it {"lacks" if key in KEYS else "holds an unknown"} {short(key)}')
-    named, step, losses, dataset, vocab, matrices = (ck[key] for key in KEYS[2:8])
-    need(isinstance(named, dict), 'its settings are not a JSON object')
-    for name in set(RECORDED) ^ set(named):
-        need(False, f'it {"lacks the" if name in RECORDED else "holds an unknown"} setting '
-                    f'{short(name)}')
-    named = {name: saved_setting(name, named[name]) for name in RECORDED}
-    need(named['n_embd'] % named['n_head'] == 0, 'its n_embd is not divisible by its n_head')
-    need(type(step) is int and 0 <= step <= named['num_steps'],
-         f'its step, {short(step)}, is not a step of its run')
-    need(isinstance(vocab, str) and vocab != '' and vocab.isprintable() and list(vocab)
-         == sorted(set(vocab)), 'its vocab is not distinct printable characters, sorted')
-    need(isinstance(dataset, dict) and set(dataset) == {'path', 'num_docs', 'sha256'}
-         and [type(dataset[k]) for k in ('path', 'num_docs', 'sha256')] == [str, int, str]
-         and dataset['num_docs'] > 0, 'its dataset is not described')
-    shapes = init_state_dict(len(vocab) + 1, SimpleNamespace(**{**vars(settings), **named}),
-                             matrix=no_weights)
-    matrices = matrices if isinstance(matrices, dict) else {}
-    for name in [*shapes, *(name for name in matrices if name not in shapes)]:
-        need(name in shapes, f'its state_dict holds {short(name)}, which its model has not')
-        need(name in matrices, f'it has no {name}, which its model has')
-        rows, mat = matrices[name], shapes[name]
-        need(isinstance(rows, list) and [len(r) if isinstance(r, list) else -1 for r in rows]
-             == [len(r) for r in mat], f'its {name} is not the {len(mat)} x '
-             f'{len(mat[0]) if mat else 0} matrix of its model')
-    state_dict = {name: [[Value(a_number(x)) for x in row] for row in matrices[name]]
-                  for name in shapes}
+    check_entries(ck)
+    named = {name: saved_setting(name, ck['settings'][name]) for name in SAVED_SETTINGS}
+    config = SimpleNamespace(**{**vars(settings), **named})
+    require(heads_divide(config), 'its n_embd is not divisible by its n_head')
+    step, vocab, dataset = ck['step'], ck['vocab'], ck['dataset']
+    require(type(step) is int and 0 <= step <= named['num_steps'],
+            f'its step, {shown(step)}, is not a step of its run')
+    require(isinstance(vocab, str) and vocab != '' and vocab.isprintable()
+            and list(vocab) == sorted(set(vocab)), 'its vocab is not distinct printable characters, sorted')
+    require(isinstance(dataset, dict) and sorted(dataset) == ['num_docs', 'path', 'sha256']
+            and [type(dataset[key]) for key in ('path', 'num_docs', 'sha256')] == [str, int, str]
+            and dataset['num_docs'] > 0, 'its dataset is not described')
+    tokenizer = build_tokenizer([vocab])
+    state_dict = rebuild_weights(ck['state_dict'], tokenizer.vocab_size, config)
     n = len(parameters(state_dict))  # Adam's buffers: one number for each weight it moves
     m, v = (numbers(ck[key], n, f'its adam_m and adam_v are not {n} numbers each')
             for key in ('adam_m', 'adam_v'))
-    return {'settings': named, 'step': step, 'dataset': dataset, 'tokenizer': build_tokenizer([vocab]),
-            'losses': numbers(losses, step, f'its losses are not {step} numbers'), 'm': m, 'v': v,
-            'state_dict': state_dict, 'random_state': random_state(ck['random_state'])}
+    require(min(v, default=0) >= 0, "its adam_v holds a negative number, which no mean of squares is")
+    return {'settings': named, 'step': step, 'dataset': dataset, 'tokenizer': tokenizer,
+            'losses': numbers(ck['losses'], step, f'its losses are not {step} numbers'),
+            'state_dict': state_dict, 'm': m, 'v': v, 'random_state': random_state(ck['random_state'])}
 
-def no_weights(nout, nin, std=0):  # a matrix that knows its shape and holds nothing
-    return [range(nin)] * nout
+def rebuild_weights(matrices, vocab_size, config):  # the state_dict, each matrix of its shape
+    require(isinstance(matrices, dict), 'its state_dict is not a JSON object')
+    # a file of K matrices lacks one of the first K + 1 layers' if the model has more layers
+    layers = min(config.n_layer, len(matrices) + 1)
+    shapes = model_shapes(vocab_size, SimpleNamespace(**{**vars(config), 'n_layer': layers}))
+    for name in shapes:
+        require(name in matrices, f'it has no {name}, which its model has')
+    for name in sorted(matrices):
+        require(name in shapes, f'its state_dict holds {shown(name)}, which its model has not')
+    for name, (nout, nin) in shapes.items():
+        rows = matrices[name]
+        require(isinstance(rows, list) and len(rows) == nout
+                and all(isinstance(row, list) and len(row) == nin for row in rows),
+                f'its {name} is not the {nout} x {nin} matrix of its model')
+    return {name: [[Value(a_number(x)) for x in row] for row in matrices[name]] for name in shapes}
+
 def load(path):
     try:
         return read_checkpoint(path)
     except ValueError as e:
         fail(f'--load {path} is not usable: {e}; pass a file written by --save')
-
 def checkpoint(run, config):  # all that sampling and going on need, as plain data
-    return {'format': CHECKPOINT, 'version': VERSION,
-            'settings': {name: getattr(config, name) for name in RECORDED},
+    return {'format': CHECKPOINT_FORMAT, 'version': CHECKPOINT_VERSION,
+            'settings': {name: getattr(config, name) for name in SAVED_SETTINGS},
             'step': run['step'], 'losses': run['losses'][:], 'dataset': run['dataset'],
             'vocab': ''.join(run['tokenizer'].chars),
             'state_dict': {name: [[p.data for p in row] for row in mat]
                            for name, mat in run['state_dict'].items()},
             'adam_m': run['m'][:], 'adam_v': run['v'][:], 'random_state': random.getstate()}
-
-def save(path, ck):  # a line for each entry and each row of a matrix; signals wait for it
-    dump = lambda value: json.dumps(value, allow_nan=False)
-    rows = lambda mat: '[\n  ' + ',\n  '.join(map(dump, mat)) + ']'
-    text = '{\n' + ',\n'.join(f'{dump(key)}: ' + (dump(value) if key != 'state_dict' else
-        '{\n ' + ',\n '.join(f'{dump(name)}: {rows(mat)}' for name, mat in value.items()) + '}')
-        for key, value in ck.items()) + '\n}\n'
-    held = signal.pthread_sigmask(signal.SIG_BLOCK, STOPS)
+def checkpoint_text(ck):  # JSON with a line for each entry and for each row of a matrix
+    to_json = functools.partial(json.dumps, allow_nan=False)
+    entries = []
+    for key, value in ck.items():
+        if key == 'state_dict':
+            value = '{\n ' + ',\n '.join(f'{to_json(name)}: [\n  ' + ',\n  '.join(map(to_json, mat))
+                                         + ']' for name, mat in value.items()) + '}'
+        else:
+            value = to_json(value)
+        entries.append(f'{to_json(key)}: {value}')
+    return '{\n' + ',\n'.join(entries) + '\n}\n'
+def save(path, ck):
     try:
-        write_whole(path, text.encode())
+        write_whole(path, checkpoint_text(ck).encode())
     except OSError as e:
         fail(f'could not save {path} ({e.strerror})', status=1)
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, held)
 
 # The run: new or loaded, trained with its progress line, stopped cleanly
-def memory_here():  # the bytes this process may use: the machine's, or fewer under ulimit
-    import resource
-    sizes = [os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES')] + [
-        resource.getrlimit(limit)[0] for limit in (resource.RLIMIT_AS, resource.RLIMIT_DATA)]
-    return min(size for size in sizes if size > 0)  # RLIM_INFINITY is -1
-
 def new_run(config, tokenizer, dataset):  # random weights, once they are known to fit in memory
-    shapes = init_state_dict(tokenizer.vocab_size, config, matrix=no_weights)
-    n = sum(len(row) for mat in shapes.values() for row in mat)
+    n = count_weights(tokenizer.vocab_size, config)
     needed, have = n * (200 + 80 * config.block_size), memory_here()  # bytes: 200 a weight,
     if needed > have:  # and 80 more for each position of a step's graph
-        fail(f'a model of {n:,} weights needs about {needed / 2**30:,.0f} GiB of memory '
-             f'to train, more than the {have / 2**30:,.0f} GiB here; make it smaller')
+        fail(f'a model of {n:,} weights needs about {gib(needed)} GiB of memory '
+             f'to train, more than the {gib(have)} GiB here; make it smaller')
     state_dict = init_state_dict(tokenizer.vocab_size, config)
     m, v = init_adam(parameters(state_dict))
     return {'step': 0, 'losses': [], 'dataset': dataset, 'tokenizer': tokenizer,
             'state_dict': state_dict, 'm': m, 'v': v}
-
 def quote(word):  # for a POSIX shell, on one line, whatever the word holds
     if word.isprintable():
         return shlex.quote(word)
     return "$'" + ''.join(chr(b) if 32 <= b < 127 and b not in b"'\\" else f'\\x{b:02x}'
                           for b in os.fsencode(word)) + "'"
-
 def resume_command(config):  # what goes on from the checkpoint in config.save, as this run
     words = [os.path.basename(sys.executable), sys.argv[0], '--load=' + config.save,
              '--save=' + config.save]
-    words += [f'--{name}={getattr(config, name)}' for name in FREE  # not in the checkpoint
-              if getattr(config, name) != OPTIONS[name][3]]
-    words += [f'--seed={config.reseed}'] if config.reseed is not None else []
-    words += ['--report'] if config.report else []
+    words += [f'--{name}={getattr(config, name)}' for name in SAMPLING_OPTIONS  # not saved
+              if getattr(config, name) != OPTIONS[name].default]
+    if config.reseed is not None:
+        words.append(f'--seed={config.reseed}')
+    if config.report:
+        words.append('--report')
     return ' '.join(quote(word) for word in words)
-
+def stop_on_signal(signum, frame):  # the first signal stops the run; later ones are ignored,
+    for each in STOP_SIGNALS:       # so that a save it starts is finished
+        signal.signal(each, signal.SIG_IGN)
+    raise KeyboardInterrupt(signum)
 def interrupted(stop, note=''):
     print()  # ends the progress line
-    signum = stop.args[0] if stop.args else signal.SIGINT  # stop() below passes its signal
+    signum = stop.args[0] if stop.args else signal.SIGINT  # stop_on_signal() passes its signal
     by = '' if signum == signal.SIGINT else f' by {signal.Signals(signum).name}'
-    say(f'microgpt.py: interrupted{by}{note}')
+    print_error(f'microgpt.py: interrupted{by}{note}')
     sys.exit(128 + signum)  # as a shell reports a process that a signal stopped
-def stop(signum, frame):  # SIGTERM and SIGHUP stop the run as Ctrl-C does
-    raise KeyboardInterrupt(signum)
-
-def breaks_down(e):  # arithmetic beyond the floats: the model diverged, not the code
-    return isinstance(e, OverflowError) or str(e) == 'math domain error'
 def diverged(why, config):
-    print()  # ends the progress line
     fail(f'{why}; try a smaller --learning_rate than {config.learning_rate}')
-
-def train_run(docs, held_out, run, config):  # on Ctrl-C, with --save, the last whole step is saved
-    kept = checkpoint(run, config) if config.save else None
-    window = max(1, -(-config.num_steps // 10))  # a tenth of the run, as --report's curve
+def left_the_floats(error):  # an overflow, or math's domain error: no float holds the result
+    return isinstance(error, OverflowError) or error.args == ('math domain error',)
+def checked_step(docs, step, run, config):  # train_step(), or one line if training diverged
     try:
-        for step in range(run['step'], config.num_steps):
-            loss = train_step(docs, step, run['tokenizer'], run['state_dict'], run['m'], run['v'],
-                              config)
-            if not math.isfinite(loss):
-                diverged(f'training diverged at step {step + 1} (the loss is {loss})', config)
+        loss = train_step(docs, step, run['tokenizer'], run['state_dict'], run['m'], run['v'],
+                          config)
+    except (OverflowError, ValueError) as error:
+        if not (run['losses'] and left_the_floats(error)):
+            raise  # before a finite loss it is no divergence but a bug: Python names its line
+        print()  # ends the progress line
+        diverged(f'training diverged at step {step + 1} ({error})', config)
+    if not math.isfinite(loss):
+        if not run['losses']:
+            raise ArithmeticError(f'the loss of the first step is {loss}, before any update')
+        print()  # ends the progress line
+        diverged(f'training diverged at step {step + 1} (the loss is {loss})', config)
+    return loss
+
+def train_and_save(docs, held_out, run, config):  # a signal saves the last whole step
+    last_whole = checkpoint(run, config) if config.save else None
+    steps = range(run['step'], config.num_steps) if config.train else []
+    try:
+        for step in steps:
+            loss = checked_step(docs, step, run, config)
             run['losses'].append(loss)
             run['step'] = step + 1
             print_step(step, loss, config)
-            if held_out and run['step'] % window == 0 and run['step'] < config.num_steps:
-                print_losses(f"step {step+1:4d} / {config.num_steps:4d} | ", run,
-                             held_out[:max(1, window // 5)], window, config)  # a small share
-            kept = checkpoint(run, config) if config.save else None  # in one assignment
-    except (ArithmeticError, ValueError) as e:
-        if not breaks_down(e):
-            raise
-        diverged(f"training diverged at step {run['step'] + 1} ({e})", config)
-    except KeyboardInterrupt as e:  # it may land in mid-update: the kept step is saved
+            print_interim_loss(run, held_out, config)
+            if config.save:
+                last_whole = checkpoint(run, config)  # in one assignment: whole, or the one before
+        if config.save:
+            save(config.save, last_whole)
+    except KeyboardInterrupt as stop:  # it may land in mid-update: the last whole step is saved
         if not config.save:
             raise
-        try:
-            save(config.save, kept)
-        except KeyboardInterrupt:  # one more signal while saving: the file is whole anyway
-            pass
-        interrupted(e, f"; step {kept['step']} of {config.num_steps} is saved in "
-                       f"{config.save}; go on with: {resume_command(config)}")
+        save(config.save, last_whole)  # no second signal can stop it: they are ignored now
+        interrupted(stop, f"; step {last_whole['step']} of {config.num_steps} is saved in "
+                          f"{config.save}; go on with: {resume_command(config)}")
     if held_out and run['losses']:
-        print_losses('\n', run, held_out, window, config, end='')
+        print_held_out_loss('\n', run, held_out, config, end='')
 
-def check_scores(run, config):  # diverged weights (a square overflows), or too cold a temperature
-    cache = kv_cache(config)
-    weights = [p.data for mat in run['state_dict'].values() for row in mat for p in row]
-    try:
-        for pos_id in range(config.block_size):  # every position, as RoPE's may differ
-            logits = [l.data for l in gpt(run['tokenizer'].BOS, pos_id, cache,
-                                          run['state_dict'], config)]
-            once = weights if pos_id == 0 else []  # the weights at the first position only
-            if not all(math.isfinite(x * x) for x in once + logits):
-                diverged('the weights no longer give finite scores: training diverged', config)
-            if not all(math.isfinite(p.data) for p in softmax([Value(l) / config.temperature
-                                                               for l in logits])):
-                fail(f'--temperature={config.temperature} is so small that the scores '
-                     f'overflow; try one nearer 1')
-    except (ArithmeticError, ValueError) as e:
-        if not breaks_down(e):
-            raise
-        diverged(f'the weights no longer give finite scores ({e}): training diverged', config)
-
+def print_interim_loss(run, held_out, config):  # at each tenth of the run, on a small share
+    window = tenth(config.num_steps)
+    if held_out and run['step'] % window == 0 and run['step'] < config.num_steps:
+        print_held_out_loss(f"step {run['step']:4d} / {config.num_steps:4d} | ", run,
+                            held_out[:max(1, window // 5)], config)
+def finite_scores(lecture_gpt, config, *args):  # gpt() for sampling, which stops at scores
+    logits = lecture_gpt(*args)                 # that are no longer finite numbers
+    if not all(math.isfinite(l.data) for l in logits):
+        raise FloatingPointError('the weights')
+    if not all(math.isfinite(l.data / config.temperature) for l in logits):
+        raise FloatingPointError('the temperature')
+    return logits
 def show_samples(run, docs, held_out, config):  # with --report, known ones are marked
     known = {**{doc: 'held out' for doc in held_out},
              **{doc: 'in the training set' for doc in docs}} if config.report else {}
     marks = []
-    print_samples(marked(sample(run['state_dict'], run['tokenizer'], config), known, marks)
-                  for _ in range(config.num_samples))
+    try:
+        with swapped('gpt', functools.partial(finite_scores, gpt, config)):
+            print_samples(marked(sample(run['state_dict'], run['tokenizer'], config), known, marks)
+                          for _ in range(config.num_samples))  # each printed as it is drawn
+    except FloatingPointError as error:
+        print()  # ends the line that was being written
+        if error.args == ('the temperature',):
+            fail(f'--temperature={config.temperature} is so small that the scores overflow; '
+                 f'try one nearer 1')
+        if config.train:
+            diverged('the weights no longer give finite scores: training diverged', config)
+        fail(f'the weights in {config.load} give scores that are not finite numbers; '
+             f'they cannot be sampled')
     if config.report:
         print(f"of {len(marks)} samples, {marks.count('in the training set')} are in the training"
               f" set, {marks.count('held out')} are held out, {marks.count(None)} are new")
+
 
 def marked(text, known, marks):  # the sample, and with --report what it is
     marks.append(known.get(text))
     return text + (f'  ({marks[-1]})' if marks[-1] else '')
 
 # The instruments, each off by default: --holdout, --report and --gradcheck
-def print_losses(start, run, held_out, window, config, end='\n'):  # held out: no backward()
+def tenth(num_steps):  # a tenth of a run, rounded up: the window of --report and --holdout
+    return max(1, (num_steps + 9) // 10)
+def print_held_out_loss(start, run, held_out, config, end='\n'):
+    window = tenth(config.num_steps)
     held = [doc_loss(encode(doc, run['tokenizer']), run['state_dict'], config).data
-            for doc in held_out]
+            for doc in held_out]  # a forward pass alone: no backward()
     recent = run['losses'][-window:]
-    print(f'{start}held-out loss {math.fsum(held) / len(held):.4f} on {len(held)} document'
-          f'{"s" * (len(held) > 1)}; training loss {math.fsum(recent) / len(recent):.4f} '
-          f'(mean of the last {len(recent)} steps)', end=end)
-
+    documents = 'document' if len(held) == 1 else 'documents'
+    print(f'{start}held-out loss {math.fsum(held) / len(held):.4f} on {len(held)} {documents}; '
+          f'training loss {math.fsum(recent) / len(recent):.4f} (mean of the last '
+          f'{len(recent)} steps)', end=end)
 def print_curve(losses):  # the mean of each tenth of the run: the trend, through the noise
-    size = max(1, -(-len(losses) // 10))
+    size = tenth(len(losses))
     means = [math.fsum(losses[i:i + size]) / len(losses[i:i + size])
              for i in range(0, len(losses), size)]
     print(f'\n--- loss curve: the mean loss of each {size} steps ---', end='')
     for k, mean in enumerate(means):
         print(f'\nsteps {k * size + 1:4d} - {min(k * size + size, len(losses)):4d} | {mean:.4f} '
               + '#' * round(40 * mean / max(means)), end='')
-
 def disagreement(grad, f, weights, direction, h, scale=0.0):  # grad against f()'s slope, relatively
     start, sides = [p.data for p in weights], []
     for shift in (h, -h):  # the central difference quotient of f() along direction
@@ -704,51 +815,62 @@ def disagreement(grad, f, weights, direction, h, scale=0.0):  # grad against f()
     for p, x in zip(weights, start):
         p.data = x
     quotient = (sides[0] - sides[1]) / (2 * h)  # then the difference, for their size or scale
-    return abs(grad - quotient) / max(abs(grad), abs(quotient), scale) if grad != quotient else 0.0
-
+    if grad == quotient:
+        return 0.0
+    return abs(grad - quotient) / max(abs(grad), abs(quotient), scale)
 def op_errors(op):  # op on both sides of 0, alone or beside a Value or a plain number
-    points, numbers, errors = (-1.5, -0.6, 0.4, 0.9, 1.7), (-2, -1, -0.5, 0.5, 1.5, 2, 3), []
+    points, plain, errors = (-1.5, -0.6, 0.4, 0.9, 1.7), (-2, -1, -0.5, 0.5, 1.5, 2, 3), []
     for args in [[Value(x), *other] for x in points  # powers take the plain numbers
-                 for other in [[], *([Value(y)] for y in points), *([c] for c in numbers)]]:
+                 for other in [[], *([Value(y)] for y in points), *([c] for c in plain)]]:
         try:
             out = op(*args)
             if not isinstance(out, Value):  # a method, not an operation
                 return None
             out.backward()
-            errors += [disagreement(a.grad, lambda: op(*args), [a], [1], 1e-6)
+            errors += [disagreement(a.grad, functools.partial(op, *args), [a], [1], 1e-6)
                        for a in args if isinstance(a, Value)]
         except (TypeError, ValueError, ZeroDivisionError, OverflowError):
             pass  # another number of operands, a Value for a plain number, outside its domain
     return errors
 
+def few_docs_loss(docs, tokenizer, state_dict, config):  # what --gradcheck differentiates
+    return total([doc_loss(encode(doc, tokenizer), state_dict, config) for doc in docs[:3]])
+def matrix_error(mat, loss, rng, tolerance):  # the loss along a random direction in mat
+    weights = [p for row in mat for p in row]
+    direction = [rng.choice((-1, 1)) for _ in weights]
+    along = math.fsum(p.grad * d for p, d in zip(weights, direction))
+    size = math.sqrt(math.fsum(p.grad * p.grad for p in weights))  # along's usual size
+    if size == 0:
+        return None  # no gradient: nothing to check
+    errors = []
+    for h in (1e-6, 1e-5, 1e-7, 1e-4, 1e-3):  # the step that neither rounding nor a kink spoils
+        errors.append(disagreement(along, loss, weights, direction, h, size))
+        if errors[-1] < tolerance:
+            break
+    return min(errors)
+
 def gradcheck(docs, tokenizer, state_dict, config, tolerance=1e-6):  # returns the exit status
     # every operation in Value (so a new one too), then the loss along each matrix in turn
     checks = [(f'Value.{name}', op_errors(op)) for name, op in vars(Value).items() if callable(op)]
     checks = [(what, max(errors or [math.inf])) for what, errors in checks if errors is not None]
-    loss = lambda: total([doc_loss(encode(doc, tokenizer), state_dict, config) for doc in docs[:3]])
+    loss = functools.partial(few_docs_loss, docs, tokenizer, state_dict, config)
     loss().backward()
     rng = random.Random(0)  # its own generator: the run's is left alone
-    for name, mat in state_dict.items():
-        weights = [p for row in mat for p in row]
-        direction = [rng.choice((-1, 1)) for _ in weights]
-        along = math.fsum(p.grad * d for p, d in zip(weights, direction))
-        size = math.sqrt(math.fsum(p.grad * p.grad for p in weights))  # along's usual size
-        for h in (1e-6, 1e-5, 1e-7):  # another step, if this one crossed a kink of relu
-            error = disagreement(along, loss, weights, direction, h, size)
-            if error < tolerance:
-                break
-        checks.append((f'loss along {name}', error))
+    checks += [(f'loss along {name}', matrix_error(mat, loss, rng, tolerance))
+               for name, mat in state_dict.items()]
     print(f'gradcheck: the largest relative error of backward() against central '
           f'differences, which must be below {tolerance:g}')
     for what, error in checks:
-        print(f'{error:7.1e}  {"ok" if error < tolerance else "WRONG":5}  {what}')
-    wrong = [what for what, error in checks if not error < tolerance]
+        if error is None:
+            print(f'{"-":>7}  {"none":5}  {what}: no gradient, so not checked')
+        else:
+            print(f'{error:7.1e}  {"ok" if error < tolerance else "WRONG":5}  {what}')
+    wrong = [what for what, error in checks if error is not None and not error < tolerance]
     print('all agree' if not wrong else 'disagree: ' + ', '.join(wrong))
     return 1 if wrong else 0
 
 def main(argv=()):
-    """One run, as the lecture tells it: the settings, the documents, the model,
-    training, the samples; and the program's concerns around it, by name."""
+    """One run, as the lecture's run() tells it, with the program's concerns around it."""
     config, saved = configure(argv)
     docs, held_out, dataset = read_dataset(config, saved)
     tokenizer = saved['tokenizer'] if saved else build_tokenizer(docs + held_out)
@@ -769,11 +891,8 @@ def main(argv=()):
     print(f"vocab size: {tokenizer.vocab_size}\nnum params: {len(parameters(run['state_dict']))}")
     if config.gradcheck:
         sys.exit(gradcheck(docs, tokenizer, run['state_dict'], config))
-    if config.train:
-        train_run(docs, held_out, run, config)
-    check_scores(run, config)
-    if config.save:
-        save(config.save, checkpoint(run, config))
+    if config.train or config.save:
+        train_and_save(docs, held_out, run, config)
     if config.report:
         print_curve(run['losses'])
     if config.reseed is not None:
@@ -785,20 +904,23 @@ if __name__ == '__main__':
         sys.exit(f'microgpt.py: error: needs Python 3.8 or newer, not {sys.version.split()[0]}')
     if sys.implementation.name == 'cpython':
         gc.disable()  # see the Notes: the graph has no cycles to collect
-    for signum in STOPS[1:]:
-        signal.signal(signum, stop)
+    for signum in STOP_SIGNALS:
+        if signal.getsignal(signum) != signal.SIG_IGN:  # as nohup leaves SIGHUP: ignored still
+            signal.signal(signum, stop_on_signal)
     try:
         if sys.stdout:  # None when started with stdout closed: then nothing is printed
             sys.stdout.reconfigure(encoding='utf-8')  # a dataset in any script prints anywhere
         main(sys.argv[1:])
         if sys.stdout:
             sys.stdout.flush()  # here, where a failure to write can still be said
-    except KeyboardInterrupt as e:  # Ctrl-C: stop at once; the progress line shows the step
-        interrupted(e)
-    except OSError as e:  # the files we read and write say their own: this one is stdout
+    except KeyboardInterrupt as stop:  # Ctrl-C: stop at once; the progress line shows the step
+        interrupted(stop)
+    except OSError as error:  # a file says its own where it is read or written; this is stdout
+        if error.filename is not None:
+            raise
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # or exit fails again
-        if isinstance(e, BrokenPipeError):  # the reader stopped early, as `| head` does
+        if isinstance(error, BrokenPipeError):  # the reader stopped early, as `| head` does
             sys.exit(1)
-        fail(f'cannot write the output ({e.strerror})', status=1)
+        fail(f'cannot write the output ({error.strerror})', status=1)
     except MemoryError:
         fail('out of memory; try a smaller model (--n_embd, --n_layer, --block_size) or dataset')

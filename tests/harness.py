@@ -11,6 +11,7 @@ import random
 import signal
 import subprocess
 import sys
+import textwrap
 import unittest
 from types import SimpleNamespace
 
@@ -59,6 +60,31 @@ def run_script(*args, script=SCRIPT, cwd=None, env=None, timeout=600, stdout=sub
                           stdin=subprocess.DEVNULL, stdout=stdout, stderr=subprocess.PIPE)
 
 
+# The driver of run_planted: the lecture imported from this repository, a slip planted
+# in it at run time, then main() as the command line calls it (with CPython's cycle
+# collector paused, as the script pauses it: the graphs hold no cycles, and it is faster)
+DRIVER = '''\
+import gc, math, sys
+if sys.implementation.name == 'cpython':
+    gc.disable()
+sys.path.insert(0, {root!r})
+import microgpt
+from microgpt import Value
+{plant}
+microgpt.main({argv!r})
+'''
+
+
+def run_planted(plant, *args, cwd=None, env=None, timeout=600):
+    """main() with options in a new interpreter, after `plant`: Python code run
+    first, with microgpt imported (and Value, math and sys at hand), that plants a
+    slip by replacing a function or an attribute of the lecture, never by editing a
+    line of microgpt.py, which is neither read nor touched. stdout and stderr as bytes."""
+    driver = DRIVER.format(root=ROOT, plant=textwrap.dedent(plant), argv=list(args))
+    return subprocess.run([sys.executable, '-c', driver], cwd=cwd, env=env, timeout=timeout,
+                          stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
 def settings_with(**overrides):
     """The lecture's settings (microgpt.settings) with some of them changed: the
     `config` every lecture function takes."""
@@ -71,9 +97,8 @@ def settings_with(**overrides):
 def model_shapes(vocab_size, config):
     """(name, rows, columns) of each matrix that init_state_dict() makes for a
     vocabulary size and settings, found without drawing a weight."""
-    empty = lambda nout, nin, std=None: [range(nin)] * nout  # noqa: E731
-    return [(name, len(mat), len(mat[0]) if mat else 0)
-            for name, mat in microgpt.init_state_dict(vocab_size, config, matrix=empty).items()]
+    return [(name, rows, cols)
+            for name, (rows, cols) in microgpt.model_shapes(vocab_size, config).items()]
 
 
 def count_weights(vocab_size, config):

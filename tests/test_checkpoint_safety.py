@@ -231,7 +231,7 @@ class SaveWritesOnlyWhatItMay(SafetyTestCase):
         src, dst, size = calls[0]
         folder = os.path.realpath(self.path('sub'))
         self.assertEqual(os.path.dirname(os.path.realpath(src)), folder)
-        self.assertRegex(os.path.basename(src), r'^model\.json\.\w+\.part$')
+        self.assertRegex(os.path.basename(src), r'^microgpt-\w+\.part$')  # short, so it fits
         self.assertEqual(os.path.realpath(os.path.join(self.tmp, dst)),
                          os.path.join(folder, 'model.json'))
         self.assertEqual(size, os.path.getsize(self.path(os.path.join('sub', 'model.json'))))
@@ -508,7 +508,7 @@ class Resume(SafetyTestCase):
 # 6. The same answer on every interpreter
 
 class SameAnswerEverywhere(SafetyTestCase):
-    def test_a_temperature_too_small_for_the_scores_is_refused_before_sampling(self):
+    def test_a_temperature_too_small_for_the_scores_is_refused_at_the_first_draw(self):
         status, _, stderr, _ = self.run_here('--input', 'names.txt', *SMALL, '--num_steps=30',
                                              '--learning_rate=0.1', '--num_samples=2',
                                              '--save', 'ck.json')
@@ -517,8 +517,7 @@ class SameAnswerEverywhere(SafetyTestCase):
         result = self.run_here('--load', 'ck.json', '--num_steps=0', '--temperature=1e-308')
         line = self.assertRefused(result, before, quiet=False)
         self.assertIn('temperature', line)
-        self.assertNotIn('--- inference', result[1])
-        self.assertNotIn('sample', result[1])
+        self.assertNotIn('\nsample ', result[1])
 
 
 if __name__ == '__main__':

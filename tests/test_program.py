@@ -142,20 +142,36 @@ class WhatACheckpointMayHold(CheckpointTestCase):
         ck['vocab'] = ''
         self.assertRebuildRefuses(ck, 'vocab')
 
-    def test_a_whole_number_of_31_digits_is_read_as_a_float(self):  # 5,000 would need a limit
+    def test_a_whole_number_of_31_digits_is_read_as_a_whole_number(self):
         text = self.ck_text.replace(f'"step": {self.STEPS},', '"step": ' + '1' + '0' * 30 + ',')
         path = self.write('big.json', text)
         with self.assertRaises(ValueError) as caught:
             microgpt.read_checkpoint(path)
-        self.assertIn('its step, 1e+30,', str(caught.exception))
+        self.assertIn('its step, 1' + '0' * 30 + ',', str(caught.exception))
+
+    def test_a_number_of_more_digits_than_python_reads_is_refused_before_parsing(self):
+        digits = '1' * (microgpt.LONGEST_NUMBER + 1)
+        text = self.ck_text.replace(f'"step": {self.STEPS},', f'"step": {digits},')
+        with mock.patch.object(microgpt.json, 'loads') as loads, \
+                self.assertRaises(ValueError) as caught:
+            microgpt.read_checkpoint(self.write('long.json', text))
+        self.assertIn(f'more than {microgpt.LONGEST_NUMBER} digits', str(caught.exception))
+        loads.assert_not_called()
+
+    def test_a_number_of_as_many_digits_as_python_reads_is_read(self):
+        digits = '1' * microgpt.LONGEST_NUMBER
+        text = self.ck_text.replace(f'"step": {self.STEPS},', f'"step": {digits},')
+        with self.assertRaises(ValueError) as caught:
+            microgpt.read_checkpoint(self.write('long.json', text))
+        self.assertIn('is not a step of its run', str(caught.exception))
 
     def test_each_row_of_a_matrix_is_a_line_of_the_file(self):
         rows = [json.dumps(row) for mat in self.ck()['state_dict'].values() for row in mat]
         self.assertTrue(all('\n  ' + row in self.ck_text for row in rows))
 
     def test_a_value_of_40_characters_is_shown_whole_and_one_of_41_is_cut(self):
-        self.assertEqual(microgpt.short('x' * 38), repr('x' * 38))
-        self.assertEqual(microgpt.short('x' * 39), repr('x' * 39)[:36] + '...')
+        self.assertEqual(microgpt.shown('x' * 38), repr('x' * 38))
+        self.assertEqual(microgpt.shown('x' * 39), repr('x' * 39)[:36] + '...')
 
 
 class TheGeneratorsState(unittest.TestCase):
@@ -264,21 +280,44 @@ class Devices(ProgramTestCase):
 
 
 class Divergence(unittest.TestCase):
-    def test_an_infinite_loss_stops_the_run_at_its_step(self):
-        with mock.patch.object(microgpt, 'train_step', return_value=math.inf):
+    def test_an_infinite_loss_after_a_finite_one_stops_the_run_at_its_step(self):
+        with mock.patch.object(microgpt, 'train_step', side_effect=[3.0, math.inf]):
             status, _, stderr = run_main('--n_embd=4', '--n_head=1', '--num_steps=3')
         self.assertEqual(status, 2)
-        self.assertIn('training diverged at step 1 (the loss is inf)', stderr)
+        self.assertIn('training diverged at step 2 (the loss is inf)', stderr)
 
-    def test_an_overflow_is_a_divergence_and_a_type_error_is_not(self):
-        self.assertTrue(microgpt.breaks_down(OverflowError('math range error')))
-        self.assertTrue(microgpt.breaks_down(ValueError('math domain error')))
-        self.assertFalse(microgpt.breaks_down(TypeError('math domain')))
+    def test_an_infinite_first_loss_is_no_divergence_but_an_error_of_the_code(self):
+        with mock.patch.object(microgpt, 'train_step', return_value=math.inf), \
+                self.assertRaises(ArithmeticError):
+            run_main('--n_embd=4', '--n_head=1', '--num_steps=3')
+
+    def test_an_overflow_or_a_domain_error_left_the_floats_and_nothing_else_did(self):
+        self.assertTrue(microgpt.left_the_floats(OverflowError('math range error')))
+        self.assertTrue(microgpt.left_the_floats(ValueError('math domain error')))
+        self.assertFalse(microgpt.left_the_floats(ValueError('math domain')))
+        self.assertFalse(microgpt.left_the_floats(ValueError('list.index(x): x not in list')))
+
+    def test_a_domain_error_after_a_finite_loss_is_a_divergence(self):
+        with mock.patch.object(microgpt, 'train_step',
+                               side_effect=[3.0, ValueError('math domain error')]):
+            status, _, stderr = run_main('--n_embd=4', '--n_head=1', '--num_steps=3')
+        self.assertEqual(status, 2)
+        self.assertIn('training diverged at step 2 (math domain error)', stderr)
+
+    def test_a_domain_error_at_the_first_step_is_the_code_s_own_and_raised(self):
+        with mock.patch.object(microgpt, 'train_step', side_effect=ValueError('math domain error')), \
+                self.assertRaises(ValueError):
+            run_main('--n_embd=4', '--n_head=1', '--num_steps=3')
+
+    def test_any_other_error_after_a_finite_loss_is_raised_as_it_is(self):
+        with mock.patch.object(microgpt, 'train_step', side_effect=[3.0, ValueError('a bug')]), \
+                self.assertRaises(ValueError):
+            run_main('--n_embd=4', '--n_head=1', '--num_steps=3')
 
 
 class TheResumeCommand(unittest.TestCase):
     def config(self, **changes):
-        defaults = {name: row[3] for name, row in microgpt.OPTIONS.items()}
+        defaults = {name: option.default for name, option in microgpt.OPTIONS.items()}
         return SimpleNamespace(**{**defaults, 'save': 'ck.json', 'reseed': None, **changes})
 
     def test_sampling_options_at_their_defaults_are_left_out_and_others_kept_even_0(self):
@@ -327,14 +366,16 @@ class HeldOutLines(ProgramTestCase):
 
 
 class SizeOfACheckpoint(CheckpointTestCase):
-    def test_a_file_bigger_than_a_quarter_of_the_memory_is_refused(self):
-        size = os.path.getsize(self.ck_path)
-        with mock.patch.object(microgpt, 'memory_here', return_value=4 * size - 4):
+    def test_a_file_bigger_than_its_parsing_could_fit_in_memory_is_refused(self):
+        size, per_byte = os.path.getsize(self.ck_path), microgpt.PARSING_BYTES
+        with mock.patch.object(microgpt, 'memory_here', return_value=per_byte * size - 1), \
+                mock.patch.object(microgpt.json, 'loads') as loads:
             with self.assertRaises(ValueError) as caught:
                 microgpt.read_checkpoint(self.ck_path)
         self.assertIn('bigger than', str(caught.exception))
-        with mock.patch.object(microgpt, 'memory_here', return_value=4 * size):
-            microgpt.read_checkpoint(self.ck_path)  # the control: just a quarter is taken
+        loads.assert_not_called()
+        with mock.patch.object(microgpt, 'memory_here', return_value=per_byte * size):
+            microgpt.read_checkpoint(self.ck_path)  # the control: just enough memory
 
 
 class Memory(unittest.TestCase):
@@ -349,12 +390,19 @@ class Memory(unittest.TestCase):
 class Saving(CheckpointTestCase):
     def test_the_stop_signals_wait_while_the_file_is_written_and_not_after(self):
         before = signal.pthread_sigmask(signal.SIG_BLOCK, [])
-        blocked = []
-        def write(path, data):
+        blocked, real_replace = [], os.replace
+        def replace(*args):
             blocked.extend(signal.pthread_sigmask(signal.SIG_BLOCK, []))
-        with mock.patch.object(microgpt, 'write_whole', side_effect=write):
-            microgpt.save(os.path.join(self.tmp, 'unwritten.json'), self.ck())
-        self.assertTrue(set(microgpt.STOPS) <= set(blocked), blocked)
+            return real_replace(*args)
+        with mock.patch.object(microgpt.os, 'replace', side_effect=replace):
+            microgpt.save(os.path.join(self.tmp, 'written.json'), self.ck())
+        self.assertTrue(set(microgpt.STOP_SIGNALS) <= set(blocked), blocked)
+        self.assertEqual(signal.pthread_sigmask(signal.SIG_BLOCK, []), before)
+
+    def test_a_write_that_cannot_start_leaves_the_signals_as_they_were(self):
+        before = signal.pthread_sigmask(signal.SIG_BLOCK, [])
+        with self.assertRaises(OSError):
+            microgpt.write_whole(os.path.join(self.tmp, 'no folder', 'x.json'), b'{}')
         self.assertEqual(signal.pthread_sigmask(signal.SIG_BLOCK, []), before)
 
     def test_a_save_that_fails_at_the_end_exits_with_status_1(self):
@@ -410,43 +458,46 @@ class Sampling(CheckpointTestCase):
         self.assertEqual(got, want)
 
     def test_the_resume_command_keeps_a_seed_of_0(self):
-        config = SimpleNamespace(**{name: row[2] for name, row in microgpt.OPTIONS.items()})
+        config = SimpleNamespace(**{name: option.default for name, option in microgpt.OPTIONS.items()})
         config.save, config.reseed = 'ck.json', 0
         self.assertIn('--seed=0', microgpt.resume_command(config).split())
 
 
 class Scores(CheckpointTestCase):
-    def run_config(self):
-        run = microgpt.read_checkpoint(self.ck_path)
-        config = SimpleNamespace(**{**vars(microgpt.settings), **run['settings']})
-        return run, config
+    """Sampling stops at scores that are not finite numbers, in one line that says whose."""
+    def sample(self, *args, gpt=None):
+        with mock.patch.object(microgpt, 'gpt', side_effect=gpt or microgpt.gpt):
+            return run_main('--load', self.ck_path, '--num_samples=2', *args)
 
-    def assertDiverges(self, run, config):
-        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()) \
-                as err, self.assertRaises(SystemExit) as caught:
-            microgpt.check_scores(run, config)
-        self.assertEqual(caught.exception.code, 2)
-        self.assertIn('training diverged', err.getvalue())
-
-    def test_a_weight_whose_square_overflows_is_caught_though_scores_are_finite(self):
-        run, config = self.run_config()
-        run['state_dict']['wte'][0][0].data = 1e200  # a token's row: check_scores feeds BOS only
-        self.assertDiverges(run, config)
-
-    def test_the_last_position_of_a_block_is_checked_too(self):
-        run, config = self.run_config()
+    def test_scores_that_overflow_at_any_position_stop_a_loaded_run_blaming_its_file(self):
         real = microgpt.gpt
-        def gpt(token_id, pos_id, *rest):
+        def gpt(token_id, pos_id, *rest):  # finite at the first position, not at the second
             logits = real(token_id, pos_id, *rest)
-            return logits[:-1] + [microgpt.Value(math.inf)] if pos_id == config.block_size - 1 \
-                else logits
-        with mock.patch.object(microgpt, 'gpt', side_effect=gpt):
-            self.assertDiverges(run, config)
+            return logits[:-1] + [microgpt.Value(math.inf)] if pos_id == 1 else logits
+        stderr = self.assertRefused(self.sample('--num_steps=0', gpt=gpt), self.ck_path)
+        self.assertNotIn('learning_rate', stderr)
+        self.assertIn('not finite', stderr)
 
-    def test_arithmetic_beyond_the_floats_while_scoring_is_a_divergence(self):
-        run, config = self.run_config()
-        with mock.patch.object(microgpt, 'gpt', side_effect=OverflowError('math range error')):
-            self.assertDiverges(run, config)
+    def test_after_training_such_scores_are_a_divergence(self):
+        ck = self.ck()
+        ck['settings']['num_steps'] = self.STEPS + 1
+        path = self.write('more.json', json.dumps(ck))
+        nan = lambda *args: [microgpt.Value(math.nan)]  # noqa: E731
+        with mock.patch.object(microgpt, 'gpt', side_effect=nan), \
+                mock.patch.object(microgpt, 'train_step', return_value=2.5):
+            result = run_main('--load', path)
+        self.assertIn('training diverged', self.assertRefused(result, 'learning_rate'))
+
+    def test_scores_that_overflow_only_when_divided_by_the_temperature_blame_it(self):
+        big = lambda *args: [microgpt.Value(1e300), microgpt.Value(1.0)]  # noqa: E731
+        stderr = self.assertRefused(self.sample('--num_steps=0', '--temperature=1e-10', gpt=big),
+                                    '--temperature=1e-10', 'nearer 1')
+        self.assertNotIn(self.ck_path, stderr)
+
+    def test_nothing_is_checked_when_nothing_is_sampled(self):
+        with mock.patch.object(microgpt, 'gpt', side_effect=AssertionError('gpt was called')):
+            status, _, stderr = run_main('--load', self.ck_path, '--num_steps=0', '--num_samples=0')
+        self.assertEqual((status, stderr), (0, ''))
 
 
 class Gradcheck(ProgramTestCase):

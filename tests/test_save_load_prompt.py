@@ -74,7 +74,7 @@ class SaveAndLoad(CheckpointTestCase):
             ck = json.load(f)
         docs = microgpt.load_docs(NAMES)
         self.assertEqual((ck['format'], ck['version']), ('microgpt checkpoint', 2))
-        self.assertEqual(sorted(ck), sorted(microgpt.KEYS))
+        self.assertEqual(sorted(ck), sorted(microgpt.CHECKPOINT_KEYS))
         self.assertEqual((ck['step'], ck['settings']['num_steps'], ck['settings']['seed']),
                          (3, 3, microgpt.settings.seed))
         self.assertEqual((ck['settings']['n_embd'], ck['settings']['block_size']), (8, 8))
@@ -270,7 +270,7 @@ class UnusableCheckpoints(CheckpointTestCase):
             ('other JSON', '{"name": "my-package", "version": "1.0.0"}', ['not a microgpt']),
             ('a list', '[1, 2, 3]', ['not a microgpt']),
             ('another version', variant(lambda c: c.__setitem__('version', 1)),
-             ['version 1', f'reads {microgpt.VERSION}']),
+             ['version 1', f'reads {microgpt.CHECKPOINT_VERSION}']),
             ('no weights', variant(lambda c: c.pop('state_dict')), ["lacks 'state_dict'"]),
             ('a row too short', variant(lambda c: c['state_dict'][first][0].pop()),
              [f'{first} is not the {rows} x {cols} matrix']),
