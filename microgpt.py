@@ -835,16 +835,20 @@ def op_errors(op):  # op on both sides of 0, alone or beside a Value or a plain 
 
 def few_docs_loss(docs, tokenizer, state_dict, config):  # what --gradcheck differentiates
     return total([doc_loss(encode(doc, tokenizer), state_dict, config) for doc in docs[:3]])
-def matrix_error(mat, loss, rng, tolerance):  # the loss along a random direction in mat
+def gradient_size(weights):  # the length of their gradient
+    return math.sqrt(math.fsum(p.grad * p.grad for p in weights))
+
+def matrix_error(mat, loss, rng, tolerance, least):  # the loss along a random direction in mat
     weights = [p for row in mat for p in row]
     direction = [rng.choice((-1, 1)) for _ in weights]
     along = math.fsum(p.grad * d for p, d in zip(weights, direction))
-    size = math.sqrt(math.fsum(p.grad * p.grad for p in weights))  # along's usual size
-    if size == 0:
+    if gradient_size(weights) == 0:
         return None  # no gradient: nothing to check
-    errors = []
-    for h in (1e-6, 1e-5, 1e-7, 1e-4, 1e-3):  # the step that neither rounding nor a kink spoils
-        errors.append(disagreement(along, loss, weights, direction, h, size))
+    # a gradient far smaller than the model's is measured against `least`: rounding or the
+    # curvature spoils every step of a difference quotient at its own scale
+    scale, errors = max(gradient_size(weights), least), []
+    for h in (1e-6, 1e-5, 1e-7, 1e-4, 1e-3, 1e-2):  # the step neither rounding nor a kink spoils
+        errors.append(disagreement(along, loss, weights, direction, h, scale))
         if errors[-1] < tolerance:
             break
     return min(errors)
@@ -856,7 +860,8 @@ def gradcheck(docs, tokenizer, state_dict, config, tolerance=1e-6):  # returns t
     loss = functools.partial(few_docs_loss, docs, tokenizer, state_dict, config)
     loss().backward()
     rng = random.Random(0)  # its own generator: the run's is left alone
-    checks += [(f'loss along {name}', matrix_error(mat, loss, rng, tolerance))
+    least = 1e-3 * gradient_size([p for mat in state_dict.values() for row in mat for p in row])
+    checks += [(f'loss along {name}', matrix_error(mat, loss, rng, tolerance, least))
                for name, mat in state_dict.items()]
     print(f'gradcheck: the largest relative error of backward() against central '
           f'differences, which must be below {tolerance:g}')

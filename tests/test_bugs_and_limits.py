@@ -1,0 +1,271 @@
+"""A bug shows as itself, limits come before the work, and a checkpoint whose
+numbers are finite but are no model is refused in one line.
+
+A bug is planted by replacing a lecture function in a small driver that imports
+microgpt (never by editing its text), so the traceback must name the driver's
+own line. Limits are checked from numbers alone: a model of any size setting is
+refused under a memory limit far below what building it would take."""
+import json
+import math
+import os
+import random
+import resource
+import subprocess
+import sys
+import tempfile
+import unittest
+from unittest import mock
+
+import microgpt
+from tests.harness import ROOT, SCRIPT, run_main, run_script, seconds
+
+TINY = ['--n_embd=4', '--n_head=1', '--block_size=8']
+DOCS = ['anna', 'bob', 'carl', 'dave', 'emma', 'finn', 'gus', 'hana']
+
+# A student's slip in rmsnorm: the mean square less 1, so that a power of a negative
+# number fails with math's domain error at the first step
+PLANTED = '''
+import sys
+sys.path.insert(0, {root!r})
+import microgpt
+def rmsnorm(x):
+    ms = microgpt.dot(x, x) / len(x) - 1  # the slip
+    scale = (ms + 1e-5) ** -0.5
+    return [xi * scale for xi in x]
+microgpt.rmsnorm = rmsnorm
+microgpt.main(sys.argv[1:])
+'''
+
+
+class Folder(unittest.TestCase):
+    def setUp(self):
+        tmp = tempfile.TemporaryDirectory()
+        self.addCleanup(tmp.cleanup)
+        self.tmp = tmp.name
+        self.names = self.path('names.txt')
+        with open(self.names, 'w', encoding='utf-8') as f:
+            f.write('\n'.join(DOCS) + '\n')
+
+    def path(self, name):
+        return os.path.join(self.tmp, name)
+
+    def save_checkpoint(self, *args):
+        status, _, stderr = run_main('--input', self.names, *TINY, '--num_steps=2',
+                                     '--num_samples=0', '--save', self.path('ck.json'), *args)
+        self.assertEqual((status, stderr), (0, ''))
+        with open(self.path('ck.json'), encoding='utf-8') as f:
+            return json.load(f)
+
+    def write_checkpoint(self, ck, name='edited.json'):
+        with open(self.path(name), 'w', encoding='utf-8') as f:
+            json.dump(ck, f)
+        return self.path(name)
+
+    def assertOneLine(self, result, *words):
+        self.assertEqual(result.returncode, 2, result.stderr)
+        lines = result.stderr.decode('utf-8').splitlines()
+        self.assertEqual(len(lines), 1, lines)
+        self.assertTrue(lines[0].startswith('microgpt.py: error: '), lines[0])
+        for word in words:
+            self.assertIn(word, lines[0])
+        return lines[0]
+
+
+class ABugShowsAsItself(Folder):
+    def run_planted(self, *args):  # a file of its own, so that the traceback shows its lines
+        driver = self.path('planted.py')
+        with open(driver, 'w', encoding='utf-8') as f:
+            f.write(PLANTED.format(root=ROOT))
+        return subprocess.run([sys.executable, driver, *args], cwd=self.tmp,
+                              capture_output=True, timeout=60)
+
+    def assertTracebackNamesTheSlip(self, result):
+        err = result.stderr.decode('utf-8')
+        self.assertEqual(result.returncode, 1, err)
+        self.assertIn('Traceback (most recent call last)', err)
+        self.assertRegex(err, r'planted\.py", line \d+, in rmsnorm')  # the slip's own frame
+        self.assertIn('math domain error', err)
+        self.assertNotIn('diverged', err)
+        self.assertNotIn('learning_rate', err)
+
+    def test_a_slip_in_the_lecture_ends_in_a_traceback_at_its_line_when_training(self):
+        self.assertTracebackNamesTheSlip(self.run_planted('--input', self.names, *TINY,
+                                                          '--num_steps=3'))
+
+    def test_a_slip_in_the_lecture_ends_in_a_traceback_when_a_checkpoint_is_only_sampled(self):
+        self.save_checkpoint()
+        self.assertTracebackNamesTheSlip(self.run_planted('--load', self.path('ck.json'),
+                                                          '--num_steps=0'))
+
+
+class TheSameMessageUnderAnyHashSeed(Folder):
+    def test_a_checkpoint_broken_in_several_ways_gets_one_message(self):
+        ck = self.save_checkpoint()
+        del ck['losses'], ck['adam_v']
+        ck['zzz'] = 1
+        ck['settings']['yyy'] = 2
+        path = self.write_checkpoint(ck)
+        lines = set()
+        for seed in ('0', '1', '2', '3', '42'):
+            result = run_script('--load', path, '--num_steps=0',
+                                env=dict(os.environ, PYTHONHASHSEED=seed))
+            lines.add(self.assertOneLine(result))
+        self.assertEqual(lines, {f"microgpt.py: error: --load {path} is not usable: it lacks "
+                                 f"'losses'; pass a file written by --save"})
+
+
+class ChecksInAFixedOrder(unittest.TestCase):
+    def test_missing_entries_are_named_in_the_order_save_writes_them(self):
+        ck = {key: None for key in microgpt.CHECKPOINT_KEYS}
+        ck.update(format=microgpt.CHECKPOINT_FORMAT, version=microgpt.CHECKPOINT_VERSION)
+        for missing in microgpt.CHECKPOINT_KEYS[2:]:
+            partial = {key: value for key, value in ck.items() if key != missing}
+            with self.subTest(missing), self.assertRaises(ValueError) as caught:
+                microgpt.check_entries(partial)
+            self.assertEqual(str(caught.exception), f'it lacks {missing!r}')
+
+    def test_of_several_unknown_entries_the_first_in_sorted_order_is_named(self):
+        ck = {key: {} for key in microgpt.CHECKPOINT_KEYS}
+        ck.update(format=microgpt.CHECKPOINT_FORMAT, version=microgpt.CHECKPOINT_VERSION,
+                  zeta=1, alpha=2, mu=3)
+        with self.assertRaises(ValueError) as caught:
+            microgpt.check_entries(ck)
+        self.assertEqual(str(caught.exception), "it holds an unknown 'alpha'")
+
+
+def memory_capped(gib):
+    def cap():
+        limit = gib * 2 ** 30
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    return cap
+
+
+class LimitsBeforeTheWork(unittest.TestCase):
+    """Any model-size setting, however large, is refused from numbers alone: under a
+    cap of 2 GiB on the address space, which building any of these would pass."""
+
+    def assertRefusedUnderTheCap(self, *args):
+        result = subprocess.run([sys.executable, SCRIPT, *args, '--num_steps=1'], timeout=60,
+                                capture_output=True, preexec_fn=memory_capped(2))
+        self.assertEqual(result.returncode, 2, result.stderr[-300:])
+        lines = result.stderr.decode('utf-8').splitlines()
+        self.assertEqual(len(lines), 1, lines)
+        self.assertIn('memory', lines[0])
+        self.assertEqual(result.stdout, b'')
+        return lines[0]
+
+    def test_ten_million_layers(self):
+        n = microgpt.count_weights(27, microgpt.SimpleNamespace(
+            **{**vars(microgpt.settings), 'n_layer': 10 ** 7}))
+        self.assertIn(f'a model of {n:,} weights', self.assertRefusedUnderTheCap(
+            '--n_layer', str(10 ** 7)))
+
+    def test_a_width_of_a_billion(self):
+        self.assertRefusedUnderTheCap('--n_embd', str(10 ** 9), '--n_head', '1')
+
+    def test_a_width_of_two_hundred_million(self):
+        self.assertRefusedUnderTheCap('--n_embd', str(2 * 10 ** 8), '--n_head', '1')
+
+    def test_a_setting_larger_than_the_memory_in_bytes_is_refused_by_name(self):
+        line = self.assertRefusedUnderTheCap('--block_size', str(10 ** 30))
+        self.assertIn(f'--block_size={10 ** 30}', line)
+
+    def test_the_weights_are_counted_as_init_state_dict_makes_them_at_any_depth(self):
+        for n_layer in (1, 2, 3, 7):
+            config = microgpt.SimpleNamespace(**{**vars(microgpt.settings), 'n_layer': n_layer})
+            shapes = microgpt.model_shapes(27, config)
+            self.assertEqual(microgpt.count_weights(27, config),
+                             sum(rows * cols for rows, cols in shapes.values()))
+
+
+class CheckpointsThatAreNoModel(Folder):
+    def test_a_negative_second_moment_of_adam_is_refused(self):
+        ck = self.save_checkpoint()
+        ck['adam_v'][5] = -1e-12
+        result = run_script('--load', self.write_checkpoint(ck), '--num_steps=0')
+        self.assertOneLine(result, 'adam_v', 'negative')
+
+    def test_a_long_list_of_zeros_is_refused_by_its_length_and_parsed_without_a_call_a_number(self):
+        ck = self.save_checkpoint()
+        ck['adam_m'] = [0] * 10 ** 6
+        path = self.write_checkpoint(ck)
+        real_loads, hooks = json.loads, []
+        def loads(text, **kwargs):
+            hooks.extend(kwargs)
+            return real_loads(text, **kwargs)
+        with mock.patch.object(microgpt.json, 'loads', side_effect=loads), \
+                self.assertRaises(ValueError) as caught:
+            microgpt.read_checkpoint(path)
+        self.assertIn('adam_m and adam_v are not', str(caught.exception))
+        self.assertNotIn('parse_int', hooks)
+        self.assertNotIn('parse_float', hooks)
+
+    def test_a_seed_of_31_digits_comes_back_a_whole_number(self):
+        seed = 10 ** 30 + 7
+        self.save_checkpoint('--seed', str(seed))
+        run = microgpt.read_checkpoint(self.path('ck.json'))
+        self.assertEqual(run['settings']['seed'], seed)
+        self.assertIs(type(run['settings']['seed']), int)
+
+    def test_weights_that_overflow_through_one_letter_only_are_refused_when_it_is_read(self):
+        ck = self.save_checkpoint()
+        big = [1.7e308] * 4  # a sum of two of these is infinite
+        ck['state_dict']['wte'][ck['vocab'].index('a')] = big
+        ck['state_dict']['wpe'][1] = big  # finite beside any other letter at position 1
+        path = self.write_checkpoint(ck)
+        fine = run_script('--load', path, '--num_steps=0', '--num_samples=1', '--prompt=b')
+        self.assertEqual(fine.returncode, 0, fine.stderr)  # the path through BOS and b is tame
+        result = run_script('--load', path, '--num_steps=0', '--num_samples=1', '--prompt=a')
+        line = self.assertOneLine(result, path, 'not finite')
+        self.assertNotIn('learning_rate', line)
+        self.assertNotIn(b'sample  1', result.stdout)
+
+    def test_a_temperature_that_makes_finite_scores_overflow_is_named(self):
+        ck = self.save_checkpoint()
+        ck['state_dict']['lm_head'] = [[100 * x for x in row] for row in ck['state_dict']['lm_head']]
+        path = self.write_checkpoint(ck)  # scores of some size: 1e-307 makes them overflow
+        fine = run_script('--load', path, '--num_steps=0', '--num_samples=1', '--temperature=1e-300')
+        self.assertEqual(fine.returncode, 0, fine.stderr)
+        result = run_script('--load', path, '--num_steps=0', '--num_samples=1',
+                            '--temperature=1e-307', '--prompt=a')
+        line = self.assertOneLine(result, '--temperature=1e-307', 'nearer 1')
+        self.assertNotIn(path, line)
+
+
+class GradcheckOnCorrectCode(Folder):
+    def gradcheck(self, *args):
+        return run_script('--input', self.names, '--gradcheck', *args)
+
+    def test_a_width_of_one_agrees_on_several_seeds(self):
+        for seed in ('1', '2', '3'):
+            with self.subTest(seed=seed):
+                result = self.gradcheck('--n_embd=1', '--n_head=1', '--seed', seed)
+                self.assertEqual(result.returncode, 0, result.stdout.decode())
+                self.assertTrue(result.stdout.endswith(b'all agree\n'))
+
+    @seconds
+    def test_other_shapes_agree(self):
+        for args in (['--n_embd=2', '--n_head=2'], ['--n_embd=4', '--n_head=1', '--n_layer=3'],
+                     ['--n_embd=1', '--n_head=1', '--n_layer=4', '--seed=5'],
+                     ['--n_embd=8', '--n_head=8', '--block_size=4']):
+            with self.subTest(args=args):
+                result = self.gradcheck(*args)
+                self.assertEqual(result.returncode, 0, result.stdout.decode())
+
+    def test_a_matrix_with_no_gradient_is_said_to_be_unchecked_and_fails_nothing(self):
+        real = microgpt.init_state_dict
+        def with_an_unused_matrix(vocab_size, config):
+            state_dict = real(vocab_size, config)
+            state_dict['unused'] = microgpt.matrix(2, 3)
+            return state_dict
+        with mock.patch.object(microgpt, 'init_state_dict', side_effect=with_an_unused_matrix):
+            status, stdout, _ = run_main('--input', self.names, *TINY, '--gradcheck')
+        self.assertEqual(status, 0)
+        line = [line for line in stdout.splitlines() if line.endswith('unused: no gradient, so not checked')]
+        self.assertEqual(len(line), 1, stdout)
+        self.assertNotIn('ok', line[0])
+        self.assertTrue(stdout.endswith('all agree\n'))
+
+
+if __name__ == '__main__':
+    unittest.main()
