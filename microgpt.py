@@ -8,14 +8,14 @@ from functools import reduce
 from operator import add, mul
 from types import SimpleNamespace
 
-# Settings: what a run may choose; the command line can change each (see --help)
+# Settings: what a run may choose (python3 microgpt.py --help: each as an option)
 settings = SimpleNamespace(
     seed=42,             # one seed for all chance: the shuffle, the weights, the samples
     n_layer=1,           # depth: how many transformer blocks, one after the other
     n_embd=16,           # width: the length of the vector that stands for each token
     block_size=16,       # the longest context the model sees (input.txt's longest name: 15)
     n_head=4,            # attention heads, each looking at n_embd // n_head dimensions
-    learning_rate=0.01,  # Adam's first step size; it falls linearly to 0 by the last step
+    learning_rate=0.01,  # Adam's first step size; it falls linearly towards 0 over the run
     num_steps=1000,      # training steps, one document each
     temperature=0.5,     # sampling: below 1 plays safe, above 1 takes chances
     num_samples=20,      # how many new documents to invent
@@ -69,7 +69,8 @@ class Value:
     def __rtruediv__(self, other): return other * self ** -1
 
     def backward(self):
-        # build_topo: each node after all it was made from; a stack stands in for recursion
+        # build_topo: each node after all it was made from; a stack stands in for recursion,
+        # which Python stops at 1000 calls deep
         topo, visited, stack = [], {self}, [(self, iter(self._children))]
         while stack:
             node, children = stack[-1]
@@ -87,10 +88,10 @@ class Value:
 
 def total(values):  # a0 + a1 + ... as one node;  d/da_i = 1
     return Value(reduce(add, [v.data for v in values], 0), tuple(values), (1,) * len(values))
-def dot(a, b):  # a0*b0 + a1*b1 + ... as one node;  d/da_i = b_i, d/db_i = a_i
+def dot(a, b):  # a0*b0 + a1*b1 + ... as one node, as a matmul is one operation
     a_data, b_data = [ai.data for ai in a], [bi.data for bi in b]
     children, local_grads = [None] * (2 * len(a)), [None] * (2 * len(a))
-    children[0::2], children[1::2] = a, b  # in pairs: a0, b0, a1, b1, ...
+    children[0::2], children[1::2] = a, b  # in pairs: a0, b0, a1, b1, ...;  d/da_i = b_i
     local_grads[0::2], local_grads[1::2] = b_data, a_data
     return Value(reduce(add, map(mul, a_data, b_data), 0), tuple(children), tuple(local_grads))
 
@@ -105,7 +106,7 @@ def init_state_dict(vocab_size, config):
     for i in range(config.n_layer):
         for name in ('attn_wq', 'attn_wk', 'attn_wv', 'attn_wo'):  # query, key, value, out
             state_dict[f'layer{i}.{name}'] = matrix(n_embd, n_embd)
-        state_dict[f'layer{i}.mlp_fc1'] = matrix(4 * n_embd, n_embd)
+        state_dict[f'layer{i}.mlp_fc1'] = matrix(4 * n_embd, n_embd)  # 4x wider, as in GPT-2
         state_dict[f'layer{i}.mlp_fc2'] = matrix(n_embd, 4 * n_embd)
     return state_dict
 def parameters(state_dict):  # the weights that training moves, in one flat list
@@ -126,8 +127,8 @@ def rmsnorm(x):  # rescaled to a root-mean-square of 1, so activations keep thei
 def kv_cache(config):  # for each layer, the keys and the values of the positions so far
     return [([], []) for _ in range(config.n_layer)]
 
-def attention(x, pos_id, li, cache, state_dict, config):  # pos_id: for RoPE, say
-    # each head mixes the values so far, weighted by how well its query fits each key
+def attention(x, pos_id, li, cache, state_dict, config):  # pos_id unused: RoPE would rotate
+    # q and k by it. Each head mixes the values so far, weighted by how well q fits each key
     q = linear(x, state_dict[f'layer{li}.attn_wq'])
     k = linear(x, state_dict[f'layer{li}.attn_wk'])
     v = linear(x, state_dict[f'layer{li}.attn_wv'])
@@ -164,7 +165,7 @@ def gpt(token_id, pos_id, cache, state_dict, config):  # the scores of every nex
     return linear(x, state_dict['lm_head'])
 
 # Training: a document's loss is the mean of -log(probability of the true next token)
-beta1, beta2, eps_adam = 0.85, 0.99, 1e-8  # Adam's memories of gradients and squares
+beta1, beta2, eps_adam = 0.85, 0.99, 1e-8  # how much of the past m and v keep; eps: no / 0
 
 def doc_loss(tokens, state_dict, config):
     n = min(config.block_size, len(tokens) - 1)  # a document longer than the context is cut
@@ -188,7 +189,7 @@ def adam_step(params, m, v, step, config):
         m_hat = m[i] / correction1
         v_hat = v[i] / correction2
         p.data -= lr_t * m_hat / (v_hat ** 0.5 + eps_adam)
-        p.grad = 0
+        p.grad = 0  # backward() adds into grad, so the next one starts from 0
 
 def train_step(docs, step, tokenizer, state_dict, m, v, config):  # one document, one update
     tokens = encode(docs[step % len(docs)], tokenizer)  # the dataset over and over
@@ -208,18 +209,18 @@ def sample(state_dict, tokenizer, config):  # a new document: the prompt, then w
         if pos_id < len(config.prompt):  # the prompt gives the next token: nothing to draw
             token_id = tokenizer.chars.index(config.prompt[pos_id])
         else:  # scores divided by the temperature, then a draw from their softmax
-            probs = softmax([l / config.temperature for l in logits])
-            token_id = random.choices(range(tokenizer.vocab_size), weights=[p.data for p in probs])[0]
+            probs = [p.data for p in softmax([l / config.temperature for l in logits])]
+            token_id = random.choices(range(tokenizer.vocab_size), weights=probs)[0]
             if token_id == tokenizer.BOS:  # the model ended the document
                 break
         out.append(token_id)
     return decode(out, tokenizer)
-def print_samples(texts):  # as each is drawn, when texts is a generator
+def print_samples(texts):  # run() gives a generator: each name shows as soon as it is drawn
     print("\n--- inference (new, hallucinated names) ---")
     for sample_idx, text in enumerate(texts):
         print(f"sample {sample_idx+1:2d}: {text}")
 
-# The run: everything above, in order, on input.txt in the current folder
+# The run: everything above, in order, on input.txt in the current folder (makemore's names)
 def run(config):
     random.seed(config.seed)  # from here on all chance follows: the shuffle, weights, samples
     docs = load_docs('input.txt')
@@ -269,11 +270,13 @@ CHECKPOINT_KEYS = ('format', 'version', 'settings', 'step', 'losses', 'dataset',
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)  # each saves a --save run first
 LONGEST_NUMBER = 4300  # digits: Python 3.11 on reads no longer whole number from text
 PARSING_BYTES = 32  # memory per byte of JSON while it is parsed (24 for a list of empty {})
+
 def print_error(message):  # on stderr, in one line whatever the message holds: a file name may
     print(''.join(c if c.isprintable() else repr(c)[1:-1] for c in message), file=sys.stderr)
 def fail(message, status=2):  # bad input is no crash
     print_error(f'microgpt.py: error: {message}')
     sys.exit(status)
+
 @contextlib.contextmanager
 def swapped(name, stand_in):  # a lecture function stood in for during one call (see the Notes)
     lecture_function = globals()[name]
@@ -293,6 +296,7 @@ def whole_number(least):  # an argparse type: a whole number, `least` or more
             raise argparse.ArgumentTypeError(f'must be at least {least}, got {text}')
         return number
     return parse
+
 def positive_number(text):  # an argparse type: a finite number above 0
     try:
         number = float(text)
@@ -301,24 +305,29 @@ def positive_number(text):  # an argparse type: a finite number above 0
     if not 0 < number < math.inf:
         raise argparse.ArgumentTypeError(f'must be a finite number above 0, got {text}')
     return number
+
 def file_name(text):  # an argparse type: any name but the empty one
     if not text:
         raise argparse.ArgumentTypeError('needs a file name, not an empty one')
     return text
+
 def option(type, metavar, help, default=None):  # a row of the option table
     return SimpleNamespace(type=type, metavar=metavar, help=help, default=default)
+
 SETTING_OPTIONS = {  # the lecture's settings as options; their defaults are the lecture's
     'seed': option(whole_number(0), 'N', 'seeds the shuffle, the initial weights and the sampling'),
     'n_layer': option(whole_number(1), 'N', 'transformer blocks, one after the other'),
     'n_embd': option(whole_number(1), 'N', "width of every token's vector"),
-    'block_size': option(whole_number(1), 'N', 'longest context in tokens; longer documents are cut'),
+    'block_size': option(whole_number(1), 'N',
+                         'longest context in tokens; longer documents are cut'),
     'n_head': option(whole_number(1), 'N', 'attention heads, each on n_embd // n_head dimensions'),
     'learning_rate': option(positive_number, 'X', "Adam's first step size; it falls to 0"),
     'num_steps': option(whole_number(0), 'N', 'training steps, one document each; 0 only samples'),
     'temperature': option(positive_number, 'X', 'below 1 sharpens the distribution, above 1 '
                           'flattens it; one too small to divide by is refused'),
     'num_samples': option(whole_number(0), 'N', 'how many new documents to invent after training'),
-    'prompt': option(str, 'TEXT', 'every sample starts with TEXT, read by the model before it draws')}
+    'prompt': option(str, 'TEXT', 'every sample starts with TEXT, read by the model before it '
+                     'draws')}
 METAVARS = {int: 'N', float: 'X', str: 'TEXT'}  # a setting a student adds is an option too
 OPTIONS = {'input': option(file_name, 'FILE', 'UTF-8 text file, one document per line; the names '
                            'list, the default, is downloaded if missing', DEFAULT_INPUT)}
@@ -332,7 +341,8 @@ OPTIONS.update(  # the type bool makes a flag
     save=option(file_name, 'FILE', 'write the model and the state of training to FILE, as JSON, '
                 'when training ends or Ctrl-C stops it'),
     load=option(file_name, 'FILE', 'go on from a FILE written by --save (see below)'),
-    holdout=option(whole_number(0), 'N', 'keep N documents out of training and report their loss', 0),
+    holdout=option(whole_number(0), 'N', 'keep N documents out of training and report their '
+                   'loss', 0),
     report=option(bool, None, 'show the loss curve; mark the samples that are documents', False),
     gradcheck=option(bool, None, 'check backward() against finite differences, and stop', False))
 SAMPLING_OPTIONS = ('temperature', 'num_samples', 'prompt')  # each run of a checkpoint chooses
@@ -346,6 +356,7 @@ documents). The model options, --learning_rate and --holdout cannot change;
 
 def usage_error(message):  # argparse's complaint in one line, not a usage dump
     fail(f'{message}; see --help')
+
 def parse_options(argv):  # {name: value} of the options given, and of no other
     parser = argparse.ArgumentParser(description='Train a tiny GPT on a text file, one document '
                                      'per line, then sample from it.', epilog=LOAD_RULES)
@@ -383,8 +394,10 @@ def keep_saved_settings(given, saved_settings, path):  # with --load, the run is
         if name in given and name != 'seed' and not only_samples:
             hint = ', or pass --num_steps=0 to only sample' if name == 'num_steps' else ''
             fail(f'--{name} comes from {path} (which says {value}); leave it out{hint}')
+
 def heads_divide(config):  # every head gets the same number of dimensions
     return config.n_embd % config.n_head == 0
+
 def check_settings(config):  # what no option can tell alone, checked before any work
     if not heads_divide(config):
         fail(f'--n_embd={config.n_embd} must be divisible by --n_head={config.n_head}, '
@@ -396,11 +409,13 @@ def check_settings(config):  # what no option can tell alone, checked before any
         if getattr(config, name) > have:
             fail(f'--{name}={getattr(config, name)} is more than the {gib(have)} GiB of memory '
                  f'here could hold; make it smaller')
+
 def memory_here():  # the bytes this process may use: the machine's, or fewer under ulimit
     import resource
     sizes = [os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES')] + [
         resource.getrlimit(limit)[0] for limit in (resource.RLIMIT_AS, resource.RLIMIT_DATA)]
     return min(size for size in sizes if size > 0)  # RLIM_INFINITY is -1
+
 def gib(size):  # bytes in GiB, rounded, for a message
     return f'{(size + 2**29) // 2**30:,}'
 
@@ -453,6 +468,7 @@ def read_dataset(config, saved):  # the documents to train on, the held-out ones
 def dataset_digest(docs):  # imported here: hashlib costs every run that imports it 3 MB
     import hashlib
     return hashlib.sha256('\n'.join(docs).encode()).hexdigest()
+
 def download_names(path):
     import hashlib, http.client, urllib.request  # only here: they cost every other run memory
     print_error(f'microgpt.py: {path} is missing; downloading the names list from {NAMES_URL}')
@@ -471,6 +487,7 @@ def write_place(path):  # the folder and the name a write lands in: a link's tar
     return os.path.split(os.path.realpath(path))
 def temporary_beside(folder):  # its name is short, so any name that fits has room beside it
     return tempfile.mkstemp(dir=folder, prefix='microgpt-', suffix='.part')
+
 def write_whole(path, data):  # signals wait until the file is whole, or untouched
     folder, name = write_place(path)
     held = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
@@ -490,6 +507,7 @@ def write_whole(path, data):  # signals wait until the file is whole, or untouch
 def may_replace(folder, path):  # in a sticky folder (/tmp) only a file's owner may replace it
     owners = (0, os.stat(folder).st_uid, os.stat(path).st_uid)
     return not os.stat(folder).st_mode & stat.S_ISVTX or os.geteuid() in owners
+
 def check_save(config):  # before training, tried the way save() will write it
     path, hint = config.save, 'name another file'
     if os.path.basename(path) in ('', '.', '..'):  # newdir/ would become a file "newdir"
@@ -525,6 +543,7 @@ def check_replaceable(path, target, config):  # only a checkpoint, and only one 
 def require(ok, why):  # one check of a checkpoint: a ValueError that says why
     if not ok:
         raise ValueError(why)
+
 def shown(x):  # a value from a file, shown in a message of one short line
     text = repr(x)
     return text if len(text) <= 40 else text[:36] + '...'
@@ -534,11 +553,13 @@ def a_number(x):  # no text, no null, no NaN, no infinity
 def numbers(xs, n, why):  # a list of n numbers, counted before any is converted
     require(isinstance(xs, list) and len(xs) == n, why)
     return [a_number(x) for x in xs]
+
 def brackets_pair_within(text, depth):  # outside strings, brackets pair up, nested `depth` deep
-    brackets = re.sub(r'"[^"\\]*(?:\\.[^"\\]*)*"|[^][{}]+', '', text)  # strings, all but brackets out
+    brackets = re.sub(r'"[^"\\]*(?:\\.[^"\\]*)*"|[^][{}]+', '', text)  # strings and the rest out
     for _ in range(depth):  # each pass takes away the innermost pairs
         brackets = brackets.replace('[]', '').replace('{}', '')
     return brackets == ''
+
 def read_checkpoint(path):  # the run in a file written by --save, or a ValueError that says why
     try:
         require(stat.S_ISREG(os.stat(path).st_mode), 'it is not a regular file')
@@ -577,12 +598,14 @@ def check_entries(ck):  # the entries --save writes, and no other, in a fixed or
 
 def saved_setting(name, value):  # a setting from a checkpoint, checked by its option's type
     option = OPTIONS[name]
-    require(type(value) is type(option.default) or (type(value), type(option.default)) == (int, float),
-            f'its {name} is {shown(value)}, not of type {type(option.default).__name__}')
+    kind = type(option.default)
+    require(type(value) is kind or (type(value), kind) == (int, float),  # 1 for 1.0 is fine
+            f'its {name} is {shown(value)}, not of type {kind.__name__}')
     try:
         return option.type(str(value))
     except (argparse.ArgumentTypeError, ValueError) as e:
         raise ValueError(f'its {name} {e}')
+
 def random_state(state):  # a state of Python's generator, as random.getstate() gives it
     require(isinstance(state, list) and len(state) == 3 and type(state[0]) is int
             and state[0] == 3 and isinstance(state[1], list) and len(state[1]) == 625
@@ -590,16 +613,19 @@ def random_state(state):  # a state of Python's generator, as random.getstate() 
             and (state[2] is None or type(state[2]) is float and math.isfinite(state[2])),
             "its random_state is not a state of Python's generator")
     return (3, tuple(state[1]), state[2])
+
 def matrix_shape(nout, nin, std=0.08):  # a matrix of init_state_dict(), as its size alone
     return nout, nin
 def model_shapes(vocab_size, config):  # {name: (rows, columns)} of the model, no weight drawn
     with swapped('matrix', matrix_shape):
         return init_state_dict(vocab_size, config)
+
 def count_weights(vocab_size, config):  # from numbers alone: one layer and two tell a layer's
     one, two = (sum(rows * columns for rows, columns in model_shapes(
         vocab_size, SimpleNamespace(**{**vars(config), 'n_layer': n_layer})).values())
         for n_layer in (1, 2))
     return one + (config.n_layer - 1) * (two - one)
+
 def rebuild(ck):  # the run in a parsed checkpoint, every part checked, its model rebuilt
     check_entries(ck)
     named = {name: saved_setting(name, ck['settings'][name]) for name in SAVED_SETTINGS}
@@ -609,7 +635,8 @@ def rebuild(ck):  # the run in a parsed checkpoint, every part checked, its mode
     require(type(step) is int and 0 <= step <= named['num_steps'],
             f'its step, {shown(step)}, is not a step of its run')
     require(isinstance(vocab, str) and vocab != '' and vocab.isprintable()
-            and list(vocab) == sorted(set(vocab)), 'its vocab is not distinct printable characters, sorted')
+            and list(vocab) == sorted(set(vocab)),
+            'its vocab is not distinct printable characters, sorted')
     require(isinstance(dataset, dict) and sorted(dataset) == ['num_docs', 'path', 'sha256']
             and [type(dataset[key]) for key in ('path', 'num_docs', 'sha256')] == [str, int, str]
             and dataset['num_docs'] > 0, 'its dataset is not described')
@@ -618,10 +645,11 @@ def rebuild(ck):  # the run in a parsed checkpoint, every part checked, its mode
     n = len(parameters(state_dict))  # Adam's buffers: one number for each weight it moves
     m, v = (numbers(ck[key], n, f'its adam_m and adam_v are not {n} numbers each')
             for key in ('adam_m', 'adam_v'))
-    require(min(v, default=0) >= 0, "its adam_v holds a negative number, which no mean of squares is")
+    require(min(v, default=0) >= 0, 'its adam_v holds a negative number: no mean of squares is')
     return {'settings': named, 'step': step, 'dataset': dataset, 'tokenizer': tokenizer,
             'losses': numbers(ck['losses'], step, f'its losses are not {step} numbers'),
-            'state_dict': state_dict, 'm': m, 'v': v, 'random_state': random_state(ck['random_state'])}
+            'state_dict': state_dict, 'm': m, 'v': v,
+            'random_state': random_state(ck['random_state'])}
 
 def rebuild_weights(matrices, vocab_size, config):  # the state_dict, each matrix of its shape
     require(isinstance(matrices, dict), 'its state_dict is not a JSON object')
@@ -644,6 +672,7 @@ def load(path):
         return read_checkpoint(path)
     except ValueError as e:
         fail(f'--load {path} is not usable: {e}; pass a file written by --save')
+
 def checkpoint(run, config):  # all that sampling and going on need, as plain data
     return {'format': CHECKPOINT_FORMAT, 'version': CHECKPOINT_VERSION,
             'settings': {name: getattr(config, name) for name in SAVED_SETTINGS},
@@ -652,6 +681,7 @@ def checkpoint(run, config):  # all that sampling and going on need, as plain da
             'state_dict': {name: [[p.data for p in row] for row in mat]
                            for name, mat in run['state_dict'].items()},
             'adam_m': run['m'][:], 'adam_v': run['v'][:], 'random_state': random.getstate()}
+
 def checkpoint_text(ck):  # JSON with a line for each entry and for each row of a matrix
     to_json = functools.partial(json.dumps, allow_nan=False)
     entries = []
@@ -663,6 +693,7 @@ def checkpoint_text(ck):  # JSON with a line for each entry and for each row of 
             value = to_json(value)
         entries.append(f'{to_json(key)}: {value}')
     return '{\n' + ',\n'.join(entries) + '\n}\n'
+
 def save(path, ck):
     try:
         write_whole(path, checkpoint_text(ck).encode())
@@ -680,11 +711,13 @@ def new_run(config, tokenizer, dataset):  # random weights, once they are known 
     m, v = init_adam(parameters(state_dict))
     return {'step': 0, 'losses': [], 'dataset': dataset, 'tokenizer': tokenizer,
             'state_dict': state_dict, 'm': m, 'v': v}
+
 def quote(word):  # for a POSIX shell, on one line, whatever the word holds
     if word.isprintable():
         return shlex.quote(word)
     return "$'" + ''.join(chr(b) if 32 <= b < 127 and b not in b"'\\" else f'\\x{b:02x}'
                           for b in os.fsencode(word)) + "'"
+
 def resume_command(config):  # what goes on from the checkpoint in config.save, as this run
     words = [os.path.basename(sys.executable), sys.argv[0], '--load=' + config.save,
              '--save=' + config.save]
@@ -695,20 +728,24 @@ def resume_command(config):  # what goes on from the checkpoint in config.save, 
     if config.report:
         words.append('--report')
     return ' '.join(quote(word) for word in words)
+
 def stop_on_signal(signum, frame):  # the first signal stops the run; later ones are ignored,
     for each in STOP_SIGNALS:       # so that a save it starts is finished
         signal.signal(each, signal.SIG_IGN)
     raise KeyboardInterrupt(signum)
+
 def interrupted(stop, note=''):
     print()  # ends the progress line
     signum = stop.args[0] if stop.args else signal.SIGINT  # stop_on_signal() passes its signal
     by = '' if signum == signal.SIGINT else f' by {signal.Signals(signum).name}'
     print_error(f'microgpt.py: interrupted{by}{note}')
     sys.exit(128 + signum)  # as a shell reports a process that a signal stopped
+
 def diverged(why, config):
     fail(f'{why}; try a smaller --learning_rate than {config.learning_rate}')
 def left_the_floats(error):  # an overflow, or math's domain error: no float holds the result
     return isinstance(error, OverflowError) or error.args == ('math domain error',)
+
 def checked_step(docs, step, run, config):  # train_step(), or one line if training diverged
     try:
         loss = train_step(docs, step, run['tokenizer'], run['state_dict'], run['m'], run['v'],
@@ -753,6 +790,7 @@ def print_interim_loss(run, held_out, config):  # at each tenth of the run, on a
     if held_out and run['step'] % window == 0 and run['step'] < config.num_steps:
         print_held_out_loss(f"step {run['step']:4d} / {config.num_steps:4d} | ", run,
                             held_out[:max(1, window // 5)], config)
+
 def finite_scores(lecture_gpt, config, *args):  # gpt() for sampling, which stops at scores
     logits = lecture_gpt(*args)                 # that are no longer finite numbers
     if not all(math.isfinite(l.data) for l in logits):
@@ -760,6 +798,7 @@ def finite_scores(lecture_gpt, config, *args):  # gpt() for sampling, which stop
     if not all(math.isfinite(l.data / config.temperature) for l in logits):
         raise FloatingPointError('the temperature')
     return logits
+
 def show_samples(run, docs, held_out, config):  # with --report, known ones are marked
     known = {**{doc: 'held out' for doc in held_out},
              **{doc: 'in the training set' for doc in docs}} if config.report else {}
@@ -781,7 +820,6 @@ def show_samples(run, docs, held_out, config):  # with --report, known ones are 
         print(f"of {len(marks)} samples, {marks.count('in the training set')} are in the training"
               f" set, {marks.count('held out')} are held out, {marks.count(None)} are new")
 
-
 def marked(text, known, marks):  # the sample, and with --report what it is
     marks.append(known.get(text))
     return text + (f'  ({marks[-1]})' if marks[-1] else '')
@@ -789,6 +827,7 @@ def marked(text, known, marks):  # the sample, and with --report what it is
 # The instruments, each off by default: --holdout, --report and --gradcheck
 def tenth(num_steps):  # a tenth of a run, rounded up: the window of --report and --holdout
     return max(1, (num_steps + 9) // 10)
+
 def print_held_out_loss(start, run, held_out, config, end='\n'):
     window = tenth(config.num_steps)
     held = [doc_loss(encode(doc, run['tokenizer']), run['state_dict'], config).data
@@ -798,6 +837,7 @@ def print_held_out_loss(start, run, held_out, config, end='\n'):
     print(f'{start}held-out loss {math.fsum(held) / len(held):.4f} on {len(held)} {documents}; '
           f'training loss {math.fsum(recent) / len(recent):.4f} (mean of the last '
           f'{len(recent)} steps)', end=end)
+
 def print_curve(losses):  # the mean of each tenth of the run: the trend, through the noise
     size = tenth(len(losses))
     means = [math.fsum(losses[i:i + size]) / len(losses[i:i + size])
@@ -806,6 +846,7 @@ def print_curve(losses):  # the mean of each tenth of the run: the trend, throug
     for k, mean in enumerate(means):
         print(f'\nsteps {k * size + 1:4d} - {min(k * size + size, len(losses)):4d} | {mean:.4f} '
               + '#' * round(40 * mean / max(means)), end='')
+
 def disagreement(grad, f, weights, direction, h, scale=0.0):  # grad against f()'s slope, relatively
     start, sides = [p.data for p in weights], []
     for shift in (h, -h):  # the central difference quotient of f() along direction
@@ -818,6 +859,7 @@ def disagreement(grad, f, weights, direction, h, scale=0.0):  # grad against f()
     if grad == quotient:
         return 0.0
     return abs(grad - quotient) / max(abs(grad), abs(quotient), scale)
+
 def op_errors(op):  # op on both sides of 0, alone or beside a Value or a plain number
     points, plain, errors = (-1.5, -0.6, 0.4, 0.9, 1.7), (-2, -1, -0.5, 0.5, 1.5, 2, 3), []
     for args in [[Value(x), *other] for x in points  # powers take the plain numbers
