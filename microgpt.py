@@ -884,8 +884,6 @@ def matrix_error(mat, loss, rng, tolerance, least):  # the loss along a random d
     weights = [p for row in mat for p in row]
     direction = [rng.choice((-1, 1)) for _ in weights]
     along = math.fsum(p.grad * d for p, d in zip(weights, direction))
-    if gradient_size(weights) == 0:
-        return None  # no gradient: nothing to check
     # a gradient far smaller than the model's is measured against `least`: rounding or the
     # curvature spoils every step of a difference quotient at its own scale
     scale, errors = max(gradient_size(weights), least), []
@@ -893,7 +891,9 @@ def matrix_error(mat, loss, rng, tolerance, least):  # the loss along a random d
         errors.append(disagreement(along, loss, weights, direction, h, scale))
         if errors[-1] < tolerance:
             break
-    return min(errors)
+    if gradient_size(weights) == 0 and min(errors) < tolerance:
+        return None  # no gradient, and the loss is flat along mat: nothing was checked
+    return min(errors)  # a gradient of 0 where the loss does change is wrong: a path was cut
 
 def gradcheck(docs, tokenizer, state_dict, config, tolerance=1e-6):  # returns the exit status
     # every operation in Value (so a new one too), then the loss along each matrix in turn

@@ -207,29 +207,39 @@ class CheckpointsThatAreNoModel(Folder):
         self.assertEqual(run['settings']['seed'], seed)
         self.assertIs(type(run['settings']['seed']), int)
 
-    def test_weights_that_overflow_through_one_letter_only_are_refused_when_it_is_read(self):
+    def sample_loaded(self, *args, scores=None):
+        """Sampling the checkpoint, in this process, with gpt() giving `scores` for some calls."""
+        real = microgpt.gpt
+        def gpt(token_id, *rest):
+            logits = real(token_id, *rest)
+            return scores(token_id, logits) or logits
+        with mock.patch.object(microgpt, 'gpt', side_effect=gpt):
+            return run_main('--load', self.path('ck.json'), '--num_steps=0', '--num_samples=1',
+                            *args)
+
+    def test_scores_that_overflow_through_one_letter_only_are_refused_when_it_is_read(self):
         ck = self.save_checkpoint()
-        big = [1.7e308] * 4  # a sum of two of these is infinite
-        ck['state_dict']['wte'][ck['vocab'].index('a')] = big
-        ck['state_dict']['wpe'][1] = big  # finite beside any other letter at position 1
-        path = self.write_checkpoint(ck)
-        fine = run_script('--load', path, '--num_steps=0', '--num_samples=1', '--prompt=b')
-        self.assertEqual(fine.returncode, 0, fine.stderr)  # the path through BOS and b is tame
-        result = run_script('--load', path, '--num_steps=0', '--num_samples=1', '--prompt=a')
-        line = self.assertOneLine(result, path, 'not finite')
-        self.assertNotIn('learning_rate', line)
-        self.assertNotIn(b'sample  1', result.stdout)
+        letter = ck['vocab'].index('a')
+        def scores(token_id, logits):  # tame through BOS and every other letter
+            return [microgpt.Value(math.inf)] * len(logits) if token_id == letter else None
+        # seven b fill the block of 8 but its last position, whose draw is read by no one
+        status, stdout, stderr = self.sample_loaded('--prompt=bbbbbbb', scores=scores)
+        self.assertEqual((status, stderr), (0, ''))
+        status, stdout, stderr = self.sample_loaded('--prompt=a', scores=scores)
+        self.assertEqual(status, 2)
+        self.assertEqual(stderr, f"microgpt.py: error: the weights in {self.path('ck.json')} "
+                                 f"give scores that are not finite numbers; they cannot be sampled\n")
+        self.assertNotIn('sample  1', stdout)
 
     def test_a_temperature_that_makes_finite_scores_overflow_is_named(self):
-        ck = self.save_checkpoint()
-        ck['state_dict']['lm_head'] = [[100 * x for x in row] for row in ck['state_dict']['lm_head']]
-        path = self.write_checkpoint(ck)  # scores of some size: 1e-307 makes them overflow
-        fine = run_script('--load', path, '--num_steps=0', '--num_samples=1', '--temperature=1e-300')
-        self.assertEqual(fine.returncode, 0, fine.stderr)
-        result = run_script('--load', path, '--num_steps=0', '--num_samples=1',
-                            '--temperature=1e-307', '--prompt=a')
-        line = self.assertOneLine(result, '--temperature=1e-307', 'nearer 1')
-        self.assertNotIn(path, line)
+        self.save_checkpoint()
+        def scores(token_id, logits):  # finite, but 100 / 1e-307 is not
+            return [microgpt.Value(100.0)] + logits[1:]
+        self.assertEqual(self.sample_loaded('--temperature=1e-300', scores=scores)[0], 0)
+        status, _, stderr = self.sample_loaded('--temperature=1e-307', scores=scores)
+        self.assertEqual(status, 2)
+        self.assertEqual(stderr, 'microgpt.py: error: --temperature=1e-307 is so small that the '
+                                 'scores overflow; try one nearer 1\n')
 
 
 class GradcheckOnCorrectCode(Folder):

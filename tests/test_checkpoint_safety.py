@@ -260,7 +260,7 @@ def setting(name, value):
 
 
 def weight(value):
-    return lambda ck, folder: put(ck['state_dict']['wte'][0], 0, value)
+    return lambda ck, folder: put(next(iter(ck['state_dict'].values()))[0], 0, value)
 
 
 def swap_a_for_capital_a(ck, folder):  # and more steps to go, so that training goes on
