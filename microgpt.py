@@ -730,10 +730,13 @@ def resume_command(config):  # what goes on from the checkpoint in config.save, 
         words.append('--report')
     return ' '.join(quote(word) for word in words)
 
-def stop_on_signal(signum, frame):  # the first signal stops the run; later ones are ignored,
-    for each in STOP_SIGNALS:       # so that a save it starts is finished
-        signal.signal(each, signal.SIG_IGN)
+def stop_on_signal(signum, frame):  # the first signal stops the run; those after it find a
+    for each in STOP_SIGNALS:       # stop under way, so the save it starts is finished
+        signal.signal(each, signal_during_stop)
     raise KeyboardInterrupt(signum)
+
+def signal_during_stop(signum, frame):  # not SIG_IGN: one already on its way would be said
+    pass                                # to be "ignored due to race condition" on stderr
 
 def interrupted(stop, note=''):
     print()  # ends the progress line
@@ -770,16 +773,16 @@ def train_and_save(docs, held_out, run, config):  # a signal saves the last whol
             loss = checked_step(docs, step, run, config)
             run['losses'].append(loss)
             run['step'] = step + 1
+            if config.save:  # before the step is shown: a step shown is a step saved
+                last_whole = checkpoint(run, config)  # in one assignment: whole, or the one before
             print_step(step, loss, config)
             print_interim_loss(run, held_out, config)
-            if config.save:
-                last_whole = checkpoint(run, config)  # in one assignment: whole, or the one before
         if config.save:
             save(config.save, last_whole)
     except KeyboardInterrupt as stop:  # it may land in mid-update: the last whole step is saved
         if not config.save:
             raise
-        save(config.save, last_whole)  # no second signal can stop it: they are ignored now
+        save(config.save, last_whole)  # no second signal can stop it now
         interrupted(stop, f"; step {last_whole['step']} of {config.num_steps} is saved in "
                           f"{config.save}; go on with: {resume_command(config)}")
     if held_out and run['losses']:
