@@ -730,9 +730,10 @@ def resume_command(config):  # what goes on from the checkpoint in config.save, 
         words.append('--report')
     return ' '.join(quote(word) for word in words)
 
-def stop_on_signal(signum, frame):  # the first signal stops the run; those after it find a
-    for each in STOP_SIGNALS:       # stop under way, so the save it starts is finished
-        signal.signal(each, signal_during_stop)
+def stop_on_signal(signum, frame):  # the first signal stops the run; those after it wait
+    signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)  # for the exit, which drops them,
+    for each in STOP_SIGNALS:  # and one already on its way finds a stop under way: the save
+        signal.signal(each, signal_during_stop)  # it starts is finished, its status the exit's
     raise KeyboardInterrupt(signum)
 
 def signal_during_stop(signum, frame):  # not SIG_IGN: one already on its way would be said
