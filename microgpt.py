@@ -484,26 +484,27 @@ def download_names(path):
         fail(f'could not download {NAMES_URL} to {path} ({e}); {hint}')
 
 # Files written whole: a temporary file beside the target, renamed over it once complete
-def write_place(path):  # the folder and the name a write lands in: a link's target, if a link
-    return os.path.split(os.path.realpath(path))
-def temporary_beside(folder):  # its name is short, so any name that fits has room beside it
-    return tempfile.mkstemp(dir=folder, prefix='microgpt-', suffix='.part')
-
-def write_whole(path, data):  # signals wait until the file is whole, or untouched
-    folder, name = write_place(path)
-    held = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
-    try:
-        fd, partial = temporary_beside(folder)
+@contextlib.contextmanager
+def temporary_beside(target):  # (fd, name) of a new file, gone after unless renamed;
+    held = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)  # signals wait meanwhile
+    try:  # its name is short: where target's name fits, it does
+        fd, partial = tempfile.mkstemp(dir=os.path.dirname(target), prefix='microgpt-',
+                                       suffix='.part')
         try:
-            with os.fdopen(fd, 'wb') as f:
-                f.write(data)
-            os.chmod(partial, 0o644)  # mkstemp makes it private; it is no secret
-            os.replace(partial, os.path.join(folder, name))
+            yield fd, partial
         finally:
-            if os.path.exists(partial):  # anything went wrong before the rename
+            if os.path.exists(partial):  # anything went wrong before a rename
                 os.remove(partial)
     finally:
         signal.pthread_sigmask(signal.SIG_SETMASK, held)
+
+def write_whole(path, data):  # the file is whole, or as it was
+    target = os.path.realpath(path)  # through a link, its target
+    with temporary_beside(target) as (fd, partial):
+        with os.fdopen(fd, 'wb') as f:
+            f.write(data)
+        os.chmod(partial, 0o644)  # mkstemp makes it private; it is no secret
+        os.replace(partial, target)
 
 def may_replace(folder, path):  # in a sticky folder (/tmp) only a file's owner may replace it
     owners = (0, os.stat(folder).st_uid, os.stat(path).st_uid)
@@ -513,17 +514,16 @@ def check_save(config):  # before training, tried the way save() will write it
     path, hint = config.save, 'name another file'
     if os.path.basename(path) in ('', '.', '..'):  # newdir/ would become a file "newdir"
         fail(f'--save {path} names a folder, not a file; {hint}')
-    folder, name = write_place(path)
-    target = os.path.join(folder, name)
-    try:
+    try:  # a missing folder, no permission, a current folder that is gone
+        target = os.path.realpath(path)  # as write_whole() sees it
+        folder, name = os.path.split(target)
         if len(os.fsencode(name)) > os.pathconf(folder, 'PC_NAME_MAX'):
             fail(f'--save {path}: the name is longer than this system allows; {hint}')
         if os.path.exists(target):
             check_replaceable(path, target, config)
-        fd, partial = temporary_beside(folder)
-        os.close(fd)
-        os.remove(partial)
-    except OSError as e:  # a missing folder, no permission
+        with temporary_beside(target) as (fd, partial):
+            os.close(fd)
+    except OSError as e:
         fail(f'--save {path} cannot be written ({e.strerror}); {hint}')
 
 def check_replaceable(path, target, config):  # only a checkpoint, and only one we may replace
