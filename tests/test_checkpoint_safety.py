@@ -28,7 +28,7 @@ import tempfile
 import time
 import unittest
 
-from tests.harness import ExactTestCase, default_sigint, run_script
+from tests.harness import ExactTestCase, default_sigint, run_script, seconds
 
 SCRIPT = os.path.abspath(os.environ.get('MICROGPT_SCRIPT') or os.path.join(
     os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'microgpt.py'))
@@ -334,6 +334,7 @@ class ACheckpointIsData(SafetyTestCase):
             self.assertNotIn(word, line)
         return line
 
+    @seconds
     def test_a_broken_checkpoint_is_refused_in_one_short_line(self):
         for case, change, raw in self.BROKEN:
             with self.subTest(case), tempfile.TemporaryDirectory() as folder:
@@ -480,6 +481,7 @@ class Resume(SafetyTestCase):
          ['--temperature=0.7', '--num_samples=4', '--prompt=da'], 'ck.json'),
     ]
 
+    @seconds
     def test_the_printed_command_resumes_exactly_whatever_the_names(self):
         self.write('names [ v2 ].txt', DOCS)
         for case, dataset, options, save in self.RESUMED:
@@ -499,6 +501,7 @@ class Resume(SafetyTestCase):
         self.assertEqual(lines, want[0])
         self.assertEqual(ck, want[1])
 
+    @seconds
     def test_sigterm_and_sighup_save_as_ctrl_c_does(self):
         for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             with self.subTest(signal.Signals(signum).name):

@@ -233,6 +233,7 @@ class Datasets(CommandLineTestCase):
         self.assertIn(f'vocab size: {vocab_size}\n'.encode(), self.train(marked))
         self.assertEqual(self.train(marked), self.train(plain))
 
+    @seconds
     def test_windows_and_old_mac_line_ends_train_like_unix_ones(self):
         unix = self.dataset('\n'.join(WORLD_NAMES) + '\n', name='unix.txt')
         for what, eol in [('CRLF', '\r\n'), ('CR', '\r')]:
@@ -425,6 +426,7 @@ class Output(CommandLineTestCase):
                 self.assertEqual(stderr_lines(result), ['microgpt.py: error: cannot write the '
                                                         'output (No space left on device)'])
 
+    @seconds
     def test_a_reader_that_stops_early_is_not_an_error(self):
         # like `python microgpt.py | head -n 1` or `| true`: the pipe closes after a
         # line, or at once, while the rest is coming, or after it all came

@@ -14,7 +14,7 @@ import sys
 import tempfile
 import unittest
 
-from tests.harness import ROOT, SCRIPT, FaithfulTestCase, expected_bytes
+from tests.harness import ROOT, SCRIPT, FaithfulTestCase, expected_bytes, seconds
 
 # A notebook: each cell compiled on its own and run in the one namespace
 NOTEBOOK = '''
@@ -71,6 +71,7 @@ class Notebook(FaithfulTestCase):
         self.assertSame(self.run_notebook(num_steps=20), expected_bytes('short20.stdout'),
                         'stdout of the notebook')
 
+    @seconds
     def test_a_wider_deeper_model_prints_the_reference_bytes(self):
         self.assertSame(self.run_notebook(n_layer=2, n_embd=32, n_head=4, num_steps=10),
                         expected_bytes('wide.stdout'), 'stdout of the notebook')

@@ -391,6 +391,7 @@ class PlantedSlips(InstrumentTestCase):
             '__pow__', 'self, k', 'math.pow(self.data, k)', '(self,), (k * math.pow(self.data, k),)'))
         self.assertCaught(result, ['Value.__pow__'], self.others('Value.__pow__'))
 
+    @seconds
     def test_a_wrong_derivative_of_relu_for_negative_inputs(self):
         for wrong in ('float(self.data < 0)', 'float(self.data > -1)'):  # the second: only in (-1, 0]
             with self.subTest(relu=wrong):

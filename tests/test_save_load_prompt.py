@@ -183,6 +183,7 @@ class Resume(CheckpointTestCase):
         self.assertEqual((status, err), (0, ''))
         return last_step_and_samples(out), pathlib.Path(ck).read_bytes()
 
+    @seconds
     def test_interrupted_anywhere_it_goes_on_exactly(self):
         whole_run, whole_file = self.uninterrupted()
         for where, call in [('doc_loss', 1), ('adam_step', 1), ('doc_loss', 5),
@@ -245,6 +246,7 @@ class UnusableCheckpoints(CheckpointTestCase):
         if before is not None:
             self.assertEqual(pathlib.Path(path).read_bytes(), before)
 
+    @seconds
     def test_a_table_of_unusable_files(self):
         run_main('--num_steps=1', '--n_embd=4', '--n_head=2', '--block_size=4',
                  '--save', self.path('good.json'))
