@@ -312,40 +312,46 @@ def file_name(text):  # an argparse type: any name but the empty one
         raise argparse.ArgumentTypeError('needs a file name, not an empty one')
     return text
 
-def option(type, metavar, help, default=None):  # a row of the option table
-    return SimpleNamespace(type=type, metavar=metavar, help=help, default=default)
+def option_row(kind, metavar, what, default=None):  # a row of the option table
+    return SimpleNamespace(type=kind, metavar=metavar, help=what, default=default)
 
 SETTING_OPTIONS = {  # the lecture's settings as options; their defaults are the lecture's
-    'seed': option(whole_number(0), 'N', 'seeds the shuffle, the initial weights and the sampling'),
-    'n_layer': option(whole_number(1), 'N', 'transformer blocks, one after the other'),
-    'n_embd': option(whole_number(1), 'N', "width of every token's vector"),
-    'block_size': option(whole_number(1), 'N',
-                         'longest context in tokens; longer documents are cut'),
-    'n_head': option(whole_number(1), 'N', 'attention heads, each on n_embd // n_head dimensions'),
-    'learning_rate': option(positive_number, 'X', "Adam's first step size; it falls to 0"),
-    'num_steps': option(whole_number(0), 'N', 'training steps, one document each; 0 only samples'),
-    'temperature': option(positive_number, 'X', 'below 1 sharpens the distribution, above 1 '
-                          'flattens it; one too small to divide by is refused'),
-    'num_samples': option(whole_number(0), 'N', 'how many new documents to invent after training'),
-    'prompt': option(str, 'TEXT', 'every sample starts with TEXT, read by the model before it '
-                     'draws')}
+    'seed': option_row(whole_number(0), 'N',
+                       'seeds the shuffle, the initial weights and the sampling'),
+    'n_layer': option_row(whole_number(1), 'N', 'transformer blocks, one after the other'),
+    'n_embd': option_row(whole_number(1), 'N', "width of every token's vector"),
+    'block_size': option_row(whole_number(1), 'N',
+                             'longest context in tokens; longer documents are cut'),
+    'n_head': option_row(whole_number(1), 'N',
+                         'attention heads, each on n_embd // n_head dimensions'),
+    'learning_rate': option_row(positive_number, 'X', "Adam's first step size; it falls to 0"),
+    'num_steps': option_row(whole_number(0), 'N',
+                            'training steps, one document each; 0 only samples'),
+    'temperature': option_row(positive_number, 'X', 'below 1 sharpens the distribution, above '
+                              '1 flattens it; one too small to divide by is refused'),
+    'num_samples': option_row(whole_number(0), 'N',
+                              'how many new documents to invent after training'),
+    'prompt': option_row(str, 'TEXT',
+                         'every sample starts with TEXT, read by the model before it draws')}
 METAVARS = {int: 'N', float: 'X', str: 'TEXT'}  # a setting a student adds is an option too
-OPTIONS = {'input': option(file_name, 'FILE', 'UTF-8 text file, one document per line; the names '
-                           'list, the default, is downloaded if missing', DEFAULT_INPUT)}
+OPTIONS = {'input': option_row(file_name, 'FILE', 'UTF-8 text file, one document per line; the '
+                               'names list, the default, is downloaded if missing', DEFAULT_INPUT)}
 for name, default in vars(settings).items():
     if name in SETTING_OPTIONS:
         OPTIONS[name] = SimpleNamespace(**{**vars(SETTING_OPTIONS[name]), 'default': default})
     elif type(default) in METAVARS:
-        OPTIONS[name] = option(type(default), METAVARS[type(default)], 'a setting of the lecture',
-                               default)
+        OPTIONS[name] = option_row(type(default), METAVARS[type(default)],
+                                   'a setting of the lecture', default)
 OPTIONS.update(  # the type bool makes a flag
-    save=option(file_name, 'FILE', 'write the model and the state of training to FILE, as JSON, '
-                'when training ends or Ctrl-C stops it'),
-    load=option(file_name, 'FILE', 'go on from a FILE written by --save (see below)'),
-    holdout=option(whole_number(0), 'N', 'keep N documents out of training and report their '
-                   'loss', 0),
-    report=option(bool, None, 'show the loss curve; mark the samples that are documents', False),
-    gradcheck=option(bool, None, 'check backward() against finite differences, and stop', False))
+    save=option_row(file_name, 'FILE', 'write the model and the state of training to FILE, as '
+                    'JSON, when training ends or Ctrl-C stops it'),
+    load=option_row(file_name, 'FILE', 'go on from a FILE written by --save (see below)'),
+    holdout=option_row(whole_number(0), 'N',
+                       'keep N documents out of training and report their loss', 0),
+    report=option_row(bool, None, 'show the loss curve; mark the samples that are documents',
+                      False),
+    gradcheck=option_row(bool, None, 'check backward() against finite differences, and stop',
+                         False))
 SAMPLING_OPTIONS = ('temperature', 'num_samples', 'prompt')  # each run of a checkpoint chooses
 SAVED_SETTINGS = [name for name in vars(settings)
                   if name in OPTIONS and name not in SAMPLING_OPTIONS] + ['holdout']
@@ -366,9 +372,9 @@ def parse_options(argv):  # {name: value} of the options given, and of no other
         if option.type is bool:
             parser.add_argument('--' + name, action='store_true', default=None, help=option.help)
         else:
-            shown = f' (default: {option.default})' if option.default not in (None, '') else ''
+            default = f' (default: {option.default})' if option.default not in (None, '') else ''
             parser.add_argument('--' + name, metavar=option.metavar, type=option.type,
-                                help=option.help + shown)
+                                help=option.help + default)
     return {name: value for name, value in vars(parser.parse_args(argv)).items()
             if value is not None}
 
@@ -460,7 +466,8 @@ def read_dataset(config, saved):  # the documents to train on, the held-out ones
     random.seed(config.seed)  # as run() does
     random.shuffle(docs)
     held_out = docs[:config.holdout]
-    training = [doc for doc in docs[config.holdout:] if doc not in set(held_out)]  # nor a copy
+    kept_out = set(held_out)
+    training = [doc for doc in docs[config.holdout:] if doc not in kept_out]  # nor a copy
     if not training:
         fail(f'--holdout={config.holdout} leaves no document to train on; hold out fewer')
     return training, held_out, {'path': os.path.abspath(config.input),
@@ -757,14 +764,20 @@ def checked_step(docs, step, run, config):  # train_step(), or one line if train
         loss = train_step(docs, step, run['tokenizer'], run['state_dict'], run['m'], run['v'],
                           config)
     except (OverflowError, ValueError) as error:
-        if not (run['losses'] and left_the_floats(error)):
-            raise  # before a finite loss it is no divergence but a bug: Python names its line
-        diverged(f'training diverged at step {step + 1} ({error})', config)
+        if not (left_the_floats(error) and (run['losses'] or config.load)):
+            raise  # a new run before a finite loss: no divergence but a bug, at its line
+        broke_down(f'{error}', step, run, config)
     if not math.isfinite(loss):
-        if not run['losses']:
+        if not (run['losses'] or config.load):
             raise ArithmeticError(f'the loss of the first step is {loss}, before any update')
-        diverged(f'training diverged at step {step + 1} (the loss is {loss})', config)
+        broke_down(f'the loss is {loss}', step, run, config)
     return loss
+
+def broke_down(why, step, run, config):  # after a finite loss, the learning rate's doing
+    if run['losses']:
+        diverged(f'training diverged at step {step + 1} ({why})', config)
+    fail(f'the weights in {config.load} give numbers that are not finite at step {step + 1} '
+         f'({why}); go on from another checkpoint')
 
 def train_and_save(docs, held_out, run, config):  # a signal saves the last whole step
     last_whole = checkpoint(run, config) if config.save else None
@@ -799,7 +812,7 @@ def finite_scores(lecture_gpt, config, *args):  # gpt() for sampling, which stop
     logits = lecture_gpt(*args)                 # that are no longer finite numbers
     if not all(math.isfinite(l.data) for l in logits):
         raise FloatingPointError('the weights')
-    if not all(math.isfinite(l.data / config.temperature) for l in logits):
+    if not all(math.isfinite((l / config.temperature).data) for l in logits):  # as sample()
         raise FloatingPointError('the temperature')
     return logits
 
@@ -847,8 +860,9 @@ def print_curve(losses):  # the mean of each tenth of the run: the trend, throug
              for i in range(0, len(losses), size)]
     print(f'\n--- loss curve: the mean loss of each {size} steps ---', end='')
     for k, mean in enumerate(means):
+        bar = '#' * round(40 * mean / max(means)) if max(means) > 0 else ''
         print(f'\nsteps {k * size + 1:4d} - {min(k * size + size, len(losses)):4d} | {mean:.4f} '
-              + '#' * round(40 * mean / max(means)), end='')
+              + bar, end='')
 
 def disagreement(grad, f, weights, direction, h, scale=0.0):  # grad against f()'s slope, relatively
     start, sides = [p.data for p in weights], []

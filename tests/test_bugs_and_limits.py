@@ -242,6 +242,27 @@ class CheckpointsThatAreNoModel(Folder):
                                  'scores overflow; try one nearer 1\n')
 
 
+class ALoadedFileThatBreaksDown(Folder):
+    def test_a_first_step_that_leaves_the_floats_blames_the_file_not_the_learning_rate(self):
+        self.save_checkpoint()
+        ck = json.load(open(self.path('ck.json'), encoding='utf-8'))
+        ck['step'], ck['losses'], ck['settings']['num_steps'] = 0, [], 3
+        path = self.write_checkpoint(ck)
+        with mock.patch.object(microgpt, 'train_step', side_effect=OverflowError('math range error')):
+            status, _, stderr = run_main('--load', path, '--input', self.names)
+        self.assertEqual(status, 2)
+        self.assertIn(f'the weights in {path} give numbers that are not finite at step 1', stderr)
+        self.assertNotIn('learning_rate', stderr)
+
+    def test_a_curve_of_losses_that_are_all_zero_has_no_bars_and_no_traceback(self):
+        ck = self.save_checkpoint()
+        ck['losses'] = [0.0] * len(ck['losses'])
+        status, stdout, stderr = run_main('--load', self.write_checkpoint(ck), '--num_steps=0',
+                                          '--num_samples=0', '--report')
+        self.assertEqual((status, stderr), (0, ''))
+        self.assertIn('steps    1 -    1 | 0.0000 \n', stdout)
+
+
 class GradcheckOnCorrectCode(Folder):
     def gradcheck(self, *args):
         return run_script('--input', self.names, '--gradcheck', *args)
