@@ -1,7 +1,8 @@
 """Careless one-line edits of the program part that the rest of the suite let
 through (found by a mutation run): each test pins one behaviour that such an edit
-breaks. Most call main() or one of its helpers in this process on a tiny model,
-so that the module stays quick; the few that start the script go behind `seconds`."""
+breaks. They call main() or one of its helpers in this process on a tiny model,
+or start an interpreter for a moment (the script's signal handlers, bash for a
+quoted word), so that the module runs in about a second."""
 import contextlib
 import io
 import json
@@ -113,7 +114,7 @@ class TheGeneratorsStateInACheckpoint(CheckpointFolder):
         self.assertRebuildRefuses(self.with_random_state(lambda s: s[1].insert(0, 1)),
                                   'random_state')
 
-    def test_a_word_of_2_to_the_32_is_refused(self):  # one more than 32 bits hold
+    def test_a_word_of_2_to_the_32_is_refused(self):  # the least that 32 bits cannot hold
         self.assertRebuildRefuses(self.with_random_state(lambda s: s[1].__setitem__(0, 2**32)),
                                   'random_state')
 
@@ -191,7 +192,7 @@ class TheDatasetAndVocabOfACheckpoint(CheckpointFolder):
         self.assertRebuildRefuses(ck, 'vocab')
 
 
-class BracketsOfACheckpoint(CheckpointFolder):
+class BracketsOfACheckpoint(Folder):
     def test_a_bracket_inside_a_key_is_text_not_nesting(self):
         path = self.write('key.json', '{"[": 1}')
         with self.assertRaises(ValueError) as caught:
@@ -204,6 +205,7 @@ class BracketsOfACheckpoint(CheckpointFolder):
             microgpt.read_checkpoint(path)
         self.assertEqual(str(caught.exception), 'it is not a microgpt checkpoint')
 
+
 class TheMatricesOfACheckpoint(CheckpointFolder):
     def test_a_row_written_as_a_string_of_as_many_letters_is_refused_as_no_row(self):
         ck = self.ck()
@@ -215,7 +217,8 @@ class TheMatricesOfACheckpoint(CheckpointFolder):
         ck = self.ck()
         rows = ck['state_dict']['wpe']
         rows.append(rows[0])
-        self.assertRebuildRefuses(ck, f'its wpe is not the {len(rows) - 1} x {len(rows[0])} matrix')
+        self.assertRebuildRefuses(ck, f'its wpe is not the {len(rows) - 1} x {len(rows[0])} '
+                                      'matrix')
 
     def test_a_matrix_written_as_a_number_is_refused(self):
         ck = self.ck()
@@ -248,6 +251,11 @@ class TheNumbersOfACheckpoint(CheckpointFolder):
         ck['losses'] = 2.5
         self.assertRebuildRefuses(ck, f'its losses are not {self.STEPS} numbers')
 
+    def test_empty_adam_buffers_are_refused(self):
+        ck = self.ck()
+        ck['adam_m'], ck['adam_v'] = [], []
+        self.assertRebuildRefuses(ck, 'adam_m and adam_v are not')
+
     def test_the_least_negative_second_moment_is_refused(self):
         ck = self.ck()
         ck['adam_v'][0] = -5e-324
@@ -272,7 +280,8 @@ class Signals(unittest.TestCase):
 
     def test_after_the_first_stop_signal_every_stop_signal_waits(self):
         self.stop(signal.SIGINT)
-        self.assertLessEqual(set(microgpt.STOP_SIGNALS), signal.pthread_sigmask(signal.SIG_BLOCK, []))
+        blocked = signal.pthread_sigmask(signal.SIG_BLOCK, [])
+        self.assertLessEqual(set(microgpt.STOP_SIGNALS), blocked)
 
     def test_after_the_first_stop_signal_every_stop_signal_does_nothing(self):
         self.stop(signal.SIGTERM)
@@ -297,11 +306,13 @@ class Signals(unittest.TestCase):
                 pass
             def handler(signum):
                 h = signal.getsignal(signum)
-                return {signal.SIG_IGN: 'ignored', signal.SIG_DFL: 'default'}.get(h, getattr(h, '__name__', h))
+                names = {signal.SIG_IGN: 'ignored', signal.SIG_DFL: 'default'}
+                return names.get(h, getattr(h, '__name__', h))
             print(handler(signal.SIGHUP), handler(signal.SIGINT), handler(signal.SIGTERM),
                   file=sys.stderr)
         ''')
-        result = subprocess.run([sys.executable, '-c', code, SCRIPT, *map(str, map(int, ignored))],
+        args = [str(int(signum)) for signum in ignored]
+        result = subprocess.run([sys.executable, '-c', code, SCRIPT, *args],
                                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                 stderr=subprocess.PIPE, timeout=60)
         return result.stderr.decode().split()
@@ -381,11 +392,13 @@ class TheResumeCommand(Folder):
             return shlex.split(microgpt.resume_command(config))
 
     def test_it_starts_with_the_interpreter_s_name_and_the_script(self):
-        self.assertEqual(self.resume_words()[:2], [os.path.basename(sys.executable), 'microgpt.py'])
+        self.assertEqual(self.resume_words()[:2],
+                         [os.path.basename(sys.executable), 'microgpt.py'])
 
     def test_it_loads_and_saves_the_checkpoint_by_the_name_given(self):
         words = self.resume_words()
-        self.assertEqual(words[2:4], ["--load=" + self.path('r.json'), '--save=' + self.path('r.json')])
+        self.assertEqual(words[2:4],
+                         ['--load=' + self.path('r.json'), '--save=' + self.path('r.json')])
 
     def test_a_prompt_is_kept(self):
         self.assertIn('--prompt=an', self.resume_words('--prompt=an'))
@@ -462,7 +475,8 @@ class SaveNames(CheckpointFolder):
         self.assertLess(len(name), longest)
         with mock.patch.object(microgpt, 'train_step', side_effect=AssertionError('trained')):
             self.assertRefused(run_main('--input', self.names, *TINY, '--num_steps=1',
-                                        '--save', self.path(name)), 'longer than this system allows')
+                                        '--save', self.path(name)),
+                               'longer than this system allows')
 
     def test_a_name_ending_in_a_slash_is_refused_as_a_folder(self):
         save = self.path('newdir') + os.sep
@@ -542,7 +556,8 @@ class Training(CheckpointFolder):
         with mock.patch.object(microgpt, 'train_step', side_effect=[3.0, math.inf]):
             result = run_main('--input', self.names, *TINY, '--num_steps=3',
                               '--learning_rate=0.25')
-        self.assertRefused(result, 'training diverged at step 2', 'smaller --learning_rate than 0.25')
+        self.assertRefused(result, 'training diverged at step 2',
+                           'smaller --learning_rate than 0.25')
 
     def test_an_infinite_first_loss_of_a_loaded_run_blames_its_file(self):
         path = self.unfinished('at0.json', stop_at=0)
@@ -639,10 +654,52 @@ class Gradcheck(unittest.TestCase):
         tokenizer = microgpt.build_tokenizer(DOCS)
         random.seed(0)
         state_dict = microgpt.init_state_dict(tokenizer.vocab_size, config)
-        want = math.fsum(microgpt.doc_loss(microgpt.encode(doc, tokenizer), state_dict, config).data
-                         for doc in DOCS[:3])
+        want = math.fsum(microgpt.doc_loss(microgpt.encode(doc, tokenizer), state_dict,
+                                           config).data for doc in DOCS[:3])
         got = microgpt.few_docs_loss(DOCS, tokenizer, state_dict, config).data
         self.assertAlmostEqual(got, want, places=12)
+
+
+# 8. The instruments' lines: the held-out loss, the curve
+
+class Instruments(Folder):
+    def tiny_run(self, num_steps, step):
+        """A new model's run at `step` of num_steps, each loss 2.0, and its settings."""
+        config = SimpleNamespace(**{**vars(microgpt.settings), 'n_embd': 4, 'n_head': 1,
+                                    'block_size': 8, 'num_steps': num_steps})
+        tokenizer = microgpt.build_tokenizer(DOCS)
+        self.addCleanup(random.setstate, random.getstate())
+        random.seed(0)
+        state_dict = microgpt.init_state_dict(tokenizer.vocab_size, config)
+        return {'step': step, 'losses': [2.0] * step, 'tokenizer': tokenizer,
+                'state_dict': state_dict}, config
+
+    def test_the_interim_held_out_loss_takes_a_document_for_each_5_steps_of_a_tenth(self):
+        run, config = self.tiny_run(200, 20)  # a tenth of 200 steps: 20, so 4 documents
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            microgpt.print_interim_loss(run, DOCS, config)
+        self.assertIn(' on 4 documents; ', out.getvalue())
+
+    def test_the_final_held_out_line_is_followed_by_the_samples_at_once(self):
+        stdout = self.assertRanWell(run_main('--input', self.names, *TINY, '--num_steps=2',
+                                             '--holdout=1'))
+        lines = stdout.replace('\r', '\n').splitlines()
+        final = [i for i, line in enumerate(lines) if line.startswith('held-out loss')]
+        self.assertEqual(len(final), 1, lines)
+        self.assertEqual(lines[final[0] + 1], '--- inference (new, hallucinated names) ---')
+
+    def test_a_curve_of_11_losses_is_drawn_in_steps_of_2(self):  # a tenth of 11, rounded up
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            microgpt.print_curve([2.0] * 11)
+        self.assertIn('the mean loss of each 2 steps', out.getvalue())
+        self.assertIn('steps   11 -   11 | 2.0000', out.getvalue())
+
+    def test_report_on_a_run_of_no_steps_shows_an_empty_curve(self):
+        stdout = self.assertRanWell(run_main('--input', self.names, *TINY, '--num_steps=0',
+                                             '--report'))
+        self.assertIn('--- loss curve: the mean loss of each 1 steps ---\n', stdout)
 
 
 if __name__ == '__main__':
