@@ -1,14 +1,12 @@
-"""microgpt: a GPT trained on a list of names, in one file of plain Python.
-The lecture first: the algorithm, then run(), the whole run; from "# The program" on, the
-program around it. Left out on purpose, as each would bury the idea: tensors and batches,
-biases, LayerNorm, GELU, dropout, weight tying."""
+"""microgpt: a GPT trained on a list of names, in plain Python with no library.
+The model is GPT-2's, smaller and simpler: RMSNorm in place of LayerNorm, ReLU in place of
+GELU, no biases. It learns from one document at a time, one scalar at a time, so that every
+multiplication it does can be read here: no tensors, no batches."""
 import math
 import random
-from functools import reduce
-from operator import add, mul
 from types import SimpleNamespace
 
-# Settings: what a run may choose (python3 microgpt.py --help: each as an option)
+# Settings: everything a run may choose, in one place
 settings = SimpleNamespace(
     seed=42,             # one seed for all chance: the shuffle, the weights, the samples
     n_layer=1,           # depth: how many transformer blocks, one after the other
@@ -24,7 +22,7 @@ settings = SimpleNamespace(
 
 # Dataset: documents, one per line of a text file (here, one name per line)
 def load_docs(path):  # the non-blank lines, stripped, in file order
-    with open(path, encoding='utf-8-sig') as f:  # -sig: a byte-order mark is no letter
+    with open(path, encoding='utf-8-sig') as f:
         return [line.strip() for line in f if line.strip()]
 
 # Tokenizer: each distinct character is a token; BOS, one more, opens and closes a document
@@ -69,33 +67,35 @@ class Value:
     def __rtruediv__(self, other): return other * self ** -1
 
     def backward(self):
-        # build_topo: each node after all it was made from; a stack stands in for recursion,
-        # which Python stops at 1000 calls deep
-        topo, visited, stack = [], {self}, [(self, iter(self._children))]
-        while stack:
-            node, children = stack[-1]
-            for child in children:  # go down into the first child not yet visited
-                if child._children and child not in visited:  # a leaf passes nothing on
-                    visited.add(child)
-                    stack.append((child, iter(child._children)))
-                    break
-            else:  # every child placed: now the node itself
-                topo.append(stack.pop()[0])
+        # build_topo: each node placed after all the nodes it was made from
+        topo, visited = [], set()
+        def build_topo(v):
+            if v not in visited:
+                visited.add(v)
+                for child in v._children:
+                    build_topo(child)
+                topo.append(v)
+        build_topo(self)
+        del build_topo  # see the Notes: without this, the graph would outlive backward()
         self.grad = 1  # then the chain rule, from the loss down to every weight
-        for node in reversed(topo):
-            for child, local_grad in zip(node._children, node._local_grads):
-                child.grad += local_grad * node.grad
+        for v in reversed(topo):
+            for child, local_grad in zip(v._children, v._local_grads):
+                child.grad += local_grad * v.grad
 
 def total(values):  # a0 + a1 + ... as one node;  d/da_i = 1
-    return Value(reduce(add, [v.data for v in values], 0), tuple(values), (1,) * len(values))
+    data = 0
+    for v in values:
+        data += v.data
+    return Value(data, tuple(values), (1,) * len(values))
 def dot(a, b):  # a0*b0 + a1*b1 + ... as one node, as a matmul is one operation
-    a_data, b_data = [ai.data for ai in a], [bi.data for bi in b]
-    children, local_grads = [None] * (2 * len(a)), [None] * (2 * len(a))
-    children[0::2], children[1::2] = a, b  # in pairs: a0, b0, a1, b1, ...;  d/da_i = b_i
-    local_grads[0::2], local_grads[1::2] = b_data, a_data
-    return Value(reduce(add, map(mul, a_data, b_data), 0), tuple(children), tuple(local_grads))
+    data, children, local_grads = 0, [], []
+    for ai, bi in zip(a, b):
+        data += ai.data * bi.data
+        children += [ai, bi]  # d/da_i = b_i, d/db_i = a_i
+        local_grads += [bi.data, ai.data]
+    return Value(data, tuple(children), tuple(local_grads))
 
-# Parameters: the model's knowledge, drawn at random, row by row, in state_dict order
+# Parameters: the model's knowledge, small random numbers at first, learned by training
 def matrix(nout, nin, std=0.08):
     return [[Value(random.gauss(0, std)) for _ in range(nin)] for _ in range(nout)]
 def init_state_dict(vocab_size, config):
@@ -145,7 +145,7 @@ def attention(x, pos_id, li, cache, state_dict, config):  # pos_id unused: RoPE 
         x_attn += [dot(attn_weights, [vt[j] for vt in v_h]) for j in range(head_dim)]
     return linear(x_attn, state_dict[f'layer{li}.attn_wo'])
 
-def mlp(x, li, state_dict):  # each position on its own: wider, a kink, narrower again
+def mlp(x, li, state_dict, config):  # each position on its own: wider, a kink, narrower again
     x = linear(x, state_dict[f'layer{li}.mlp_fc1'])
     x = [xi.relu() for xi in x]
     return linear(x, state_dict[f'layer{li}.mlp_fc2'])
@@ -160,7 +160,7 @@ def gpt(token_id, pos_id, cache, state_dict, config):  # the scores of every nex
         x = attention(rmsnorm(x), pos_id, li, cache, state_dict, config)
         x = [a + b for a, b in zip(x, x_residual)]
         x_residual = x  # 2) MLP: think about what was gathered
-        x = mlp(rmsnorm(x), li, state_dict)
+        x = mlp(rmsnorm(x), li, state_dict, config)
         x = [a + b for a, b in zip(x, x_residual)]
     return linear(x, state_dict['lm_head'])
 
@@ -197,7 +197,7 @@ def train_step(docs, step, tokenizer, state_dict, m, v, config):  # one document
     loss.backward()
     adam_step(parameters(state_dict), m, v, step, config)
     return loss.data
-def print_step(step, loss, config):  # \r: the next step's line overwrites this one
+def print_step(step, loss, config):  # on one line that each step writes over
     print(f"step {step+1:4d} / {config.num_steps:4d} | loss {loss:.4f}", end='\r')
 
 # Sampling: from BOS, draw one token at a time until the model draws BOS again
@@ -215,7 +215,7 @@ def sample(state_dict, tokenizer, config):  # a new document: the prompt, then w
                 break
         out.append(token_id)
     return decode(out, tokenizer)
-def print_samples(texts):  # run() gives a generator: each name shows as soon as it is drawn
+def print_samples(texts):
     print("\n--- inference (new, hallucinated names) ---")
     for sample_idx, text in enumerate(texts):
         print(f"sample {sample_idx+1:2d}: {text}")
@@ -232,10 +232,12 @@ def run(config):
     params = parameters(state_dict)
     print(f"num params: {len(params)}")
     m, v = init_adam(params)
+    losses = []
     for step in range(config.num_steps):
-        loss = train_step(docs, step, tokenizer, state_dict, m, v, config)
-        print_step(step, loss, config)
+        losses.append(train_step(docs, step, tokenizer, state_dict, m, v, config))
+        print_step(step, losses[-1], config)
     print_samples(sample(state_dict, tokenizer, config) for _ in range(config.num_samples))
+    return state_dict, tokenizer, losses  # to look inside, or to sample again
 
 # The program: the command line, the download, checkpoints, the learner's instruments,
 # and each failure in one line on stderr. It follows whatever the lecture builds: shapes
@@ -247,17 +249,19 @@ def run(config):
 #   and PyPy, as it keeps the original's operations in their order: -a is a * -1,
 #   a - b is a + (-b), a / b is a * b ** -1, the loss is (1 / n) * the sum.
 # - total() and dot() are one node where the original chains two-input additions: the
-#   same numbers added in the same order (with reduce: sum() of floats compensates its
+#   same numbers added in the same order, with a loop (sum() of floats compensates its
 #   rounding from Python 3.12 on), the same gradient for each child; 7x as fast. dot()
 #   pairs its children (a0, b0, a1, ...) as the original's chain meets them, so that
-#   gradients add up in the same order; filled by slices, it is 1.3x as fast as a loop.
+#   gradients add up in the same order.
 # - math.pow is C's pow() everywhere; PyPy computes x ** 2 as x * x, which rounds
 #   differently about once in a thousand. Adam's g ** 2 goes through it too.
 # - Nodes keep children and local derivatives as data, not closures: with no reference
 #   cycles, reference counting frees each step's graph, and the script pauses CPython's
-#   cycle collector (1.12x; PyPy needs it on). backward() walks on a stack, as recursion
-#   stops at 1000 calls; its for/else is 2x as fast as pushing every child. train_step()
-#   gathers parameters() anew each step, 65 us of a 16 ms step, so that run() stays plain.
+#   cycle collector (1.12x; PyPy needs it on). build_topo() refers to itself, a cycle
+#   that would hold the graph until the collector ran: backward() deletes it when done.
+#   The graph is about 25 nodes deeper for each layer: main() lifts Python's recursion
+#   limit (1000 calls) to fit the model. train_step() gathers parameters() anew each
+#   step, 65 us of a 16 ms step, so that run() stays plain.
 # - The program reaches into the lecture in one way only: swapped() stands a function in
 #   for a lecture function during one call: `matrix`, to size a model without drawing a
 #   weight, and `gpt`, to stop sampling at scores that are no longer finite numbers.
@@ -936,6 +940,7 @@ def gradcheck(docs, tokenizer, state_dict, config, tolerance=1e-6):  # returns t
 def main(argv=()):
     """One run, as the lecture's run() tells it, with the program's concerns around it."""
     config, saved = configure(argv)
+    sys.setrecursionlimit(max(sys.getrecursionlimit(), 1000 + 100 * config.n_layer))
     docs, held_out, dataset = read_dataset(config, saved)
     tokenizer = saved['tokenizer'] if saved else build_tokenizer(docs + held_out)
     unknown = ''.join(sorted(set(config.prompt) - set(tokenizer.chars)))

@@ -6,13 +6,20 @@ Whatever these expect comes from the code itself (the matrices from
 init_state_dict(), the sizes from the settings), so that they hold for any
 model the lecture builds; the reference's own matrices and numbers are
 checked in test_faithful_reference."""
+import contextlib
+import io
 import math
+import os
 import random
+import shutil
+import tempfile
 import unittest
+from unittest import mock
 
+import microgpt
 from microgpt import (Value, build_tokenizer, decode, doc_loss, encode, gpt, init_state_dict,
-                      kv_cache, linear, parameters, rmsnorm, softmax)
-from tests.harness import settings_with
+                      kv_cache, linear, parameters, rmsnorm, run, softmax)
+from tests.harness import model_shapes, run_main, settings_with
 
 SMALL = settings_with(n_layer=2, n_embd=8, n_head=2, block_size=6)
 
@@ -179,3 +186,55 @@ class LossGradient(unittest.TestCase):
 
 if __name__ == '__main__':
     unittest.main()
+
+
+class Run(unittest.TestCase):
+    """run(), the lecture's whole run, on input.txt in the current folder."""
+    def setUp(self):
+        self.folder = tempfile.mkdtemp()
+        self.addCleanup(shutil.rmtree, self.folder)
+        with open(os.path.join(self.folder, 'input.txt'), 'w', encoding='utf-8') as f:
+            f.write('\n'.join(['emma', 'olivia', 'ava', 'isabella', 'sophia', 'mia', 'lee']))
+        self.config = settings_with(seed=7, n_embd=8, n_head=2, block_size=9, num_steps=4,
+                                    learning_rate=0.02, temperature=0.8, num_samples=3)
+
+    def run_in_folder(self):
+        here = os.getcwd()
+        os.chdir(self.folder)
+        try:
+            out = io.StringIO()
+            with contextlib.redirect_stdout(out):
+                returned = run(self.config)
+            return returned, out.getvalue()
+        finally:
+            os.chdir(here)
+
+    def test_it_prints_what_the_program_prints_with_the_same_settings(self):
+        options = [f'--{name}={getattr(self.config, name)}' for name in
+                   ('seed', 'n_embd', 'n_head', 'block_size', 'num_steps', 'learning_rate',
+                    'temperature', 'num_samples')]
+        status, program_out, err = run_main(
+            f"--input={os.path.join(self.folder, 'input.txt')}", *options)
+        self.assertEqual((status, err), (0, ''))
+        self.assertEqual(self.run_in_folder()[1], program_out)
+
+    def test_it_hands_back_the_state_dict_the_tokenizer_and_the_losses_it_printed(self):
+        (state_dict, tokenizer, losses), out = self.run_in_folder()
+        self.assertEqual(tokenizer.chars, build_tokenizer(['emmaoliviaisabellsphle']).chars)
+        self.assertEqual(list(state_dict), [name for name, _, _ in
+                                            model_shapes(tokenizer.vocab_size, self.config)])
+        self.assertEqual(len(losses), self.config.num_steps)
+        for step, loss in enumerate(losses):
+            self.assertIn(f'step {step + 1:4d} / {self.config.num_steps:4d} | loss {loss:.4f}',
+                          out)
+
+    def test_the_module_settings_are_neither_read_nor_changed(self):
+        before = dict(vars(microgpt.settings))
+        with mock.patch.object(microgpt, 'settings', settings_with(n_embd=4, n_head=1)):
+            _, out = self.run_in_folder()
+        self.assertEqual(vars(microgpt.settings), before)
+        self.assertIn(f'num params: {self.count_weights()}', out)
+
+    def count_weights(self):
+        vocab_size = build_tokenizer(['emmaoliviaisabellsphle']).vocab_size
+        return sum(rows * cols for _, rows, cols in model_shapes(vocab_size, self.config))
