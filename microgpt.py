@@ -245,7 +245,7 @@ def run(config):
 # lecture's print functions.
 #
 # Notes: why the lecture is written the way it is.
-# - The bits: it computes the original program's very numbers, on CPython 3.8 to 3.13
+# - The bits: it computes the original program's very numbers, on CPython 3.8 and newer
 #   and PyPy, as it keeps the original's operations in their order: -a is a * -1,
 #   a - b is a + (-b), a / b is a * b ** -1, the loss is (1 / n) * the sum.
 # - total() and dot() are one node where the original chains two-input additions: the
@@ -262,43 +262,40 @@ def run(config):
 #   The graph is about 25 nodes deeper for each layer: main() lifts Python's recursion
 #   limit (1000 calls) to fit the model. train_step() gathers parameters() anew each
 #   step, 65 us of a 16 ms step, so that run() stays plain.
-# - The program reaches into the lecture in one way only: swapped() stands a function in
-#   for a lecture function during one call: `matrix`, to size a model without drawing a
-#   weight, and `gpt`, to stop sampling at scores that are no longer finite numbers.
-import argparse, contextlib, functools, gc, json, os, re, shlex, signal, stat, sys, tempfile
+# - The program stands in for a lecture function once: matrix_shape() for matrix(), to
+#   size a model without drawing a weight.
+# - It runs wherever Python does: what only some systems have (SIGHUP, signal masks,
+#   resource limits, the size of the memory) is used where it exists and done without
+#   elsewhere (Windows, the browser's Pyodide).
+import argparse, contextlib, functools, gc, io, json, os, re, shlex, signal, stat, sys, tempfile
+import traceback
 DEFAULT_INPUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'input.txt')
 NAMES_URL = 'https://raw.githubusercontent.com/karpathy/makemore/988aa59/names.txt'
 NAMES_SHA256 = '0a30b5557f192f32ab962680889aac5f6fda0f4cecf40a6d0b5694f58ea8cc4d'
 CHECKPOINT_FORMAT, CHECKPOINT_VERSION = 'microgpt checkpoint', 2  # what --save writes
 CHECKPOINT_KEYS = ('format', 'version', 'settings', 'step', 'losses', 'dataset', 'vocab',
                    'state_dict', 'adam_m', 'adam_v', 'random_state')
-STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)  # each saves a --save run first
+STOP_SIGNALS = tuple(getattr(signal, name) for name in ('SIGINT', 'SIGTERM', 'SIGHUP')
+                     if hasattr(signal, name))  # each saves a --save run first
 LONGEST_NUMBER = 4300  # digits: Python 3.11 on reads no longer whole number from text
-PARSING_BYTES = 32  # memory per byte of JSON while it is parsed (24 for a list of empty {})
 
 def print_error(message):  # on stderr, in one line whatever the message holds: a file name may
     print(''.join(c if c.isprintable() else repr(c)[1:-1] for c in message), file=sys.stderr)
 def fail(message, status=2):  # bad input is no crash
     print_error(f'microgpt.py: error: {message}')
     sys.exit(status)
-
-@contextlib.contextmanager
-def swapped(name, stand_in):  # a lecture function stood in for during one call (see the Notes)
-    lecture_function = globals()[name]
-    globals()[name] = stand_in
-    try:
-        yield
-    finally:
-        globals()[name] = lecture_function
+def shown(x):  # a value from a file or the command line, shown in a message of one short line
+    text = repr(x)
+    return text if len(text) <= 40 else text[:36] + '...'
 
 # The command line: an option for each setting of the lecture, and the program's own
 def whole_number(least):  # an argparse type: a whole number, `least` or more
     def parse(text):
         if len(text) > LONGEST_NUMBER or not re.fullmatch(r'\s*[-+]?\d+(_\d+)*\s*', text):
-            raise argparse.ArgumentTypeError(f'invalid whole number value: {text!r}')
+            raise argparse.ArgumentTypeError(f'invalid whole number value: {shown(text)}')
         number = int(text)
         if number < least:
-            raise argparse.ArgumentTypeError(f'must be at least {least}, got {text}')
+            raise argparse.ArgumentTypeError(f'must be at least {least}, got {shown(number)}')
         return number
     return parse
 
@@ -306,9 +303,9 @@ def positive_number(text):  # an argparse type: a finite number above 0
     try:
         number = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f'invalid number value: {text!r}')
+        raise argparse.ArgumentTypeError(f'invalid number value: {shown(text)}')
     if not 0 < number < math.inf:
-        raise argparse.ArgumentTypeError(f'must be a finite number above 0, got {text}')
+        raise argparse.ArgumentTypeError(f'must be a finite number above 0, got {shown(text)}')
     return number
 
 def file_name(text):  # an argparse type: any name but the empty one
@@ -379,6 +376,8 @@ def parse_options(argv):  # {name: value} of the options given, and of no other
             default = f' (default: {option.default})' if option.default not in (None, '') else ''
             parser.add_argument('--' + name, metavar=option.metavar, type=option.type,
                                 help=option.help + default)
+    parser.print_help = functools.partial(print, parser.format_help(), end='')  # argparse's
+    # own print_help() hides a failure to write it
     return {name: value for name, value in vars(parser.parse_args(argv)).items()
             if value is not None}
 
@@ -404,7 +403,7 @@ def keep_saved_settings(given, saved_settings, path):  # with --load, the run is
         only_samples = name == 'num_steps' and given.get(name) == 0
         if name in given and name != 'seed' and not only_samples:
             hint = ', or pass --num_steps=0 to only sample' if name == 'num_steps' else ''
-            fail(f'--{name} comes from {path} (which says {value}); leave it out{hint}')
+            fail(f'--{name} comes from {path} (which says {shown(value)}); leave it out{hint}')
 
 def heads_divide(config):  # every head gets the same number of dimensions
     return config.n_embd % config.n_head == 0
@@ -416,16 +415,23 @@ def check_settings(config):  # what no option can tell alone, checked before any
     if math.isinf(1 / config.temperature):
         fail(f'--temperature={config.temperature} is so small that dividing by it overflows')
     have = memory_here()
-    for name in ('n_layer', 'n_embd', 'block_size'):  # each one costs a byte at the least
+    for name in ('n_layer', 'n_embd', 'block_size') if have else ():  # a byte each at least
         if getattr(config, name) > have:
-            fail(f'--{name}={getattr(config, name)} is more than the {gib(have)} GiB of memory '
-                 f'here could hold; make it smaller')
+            fail(f'--{name}={shown(getattr(config, name))} is more than the {gib(have)} GiB of '
+                 f'memory here could hold; make it smaller')
 
-def memory_here():  # the bytes this process may use: the machine's, or fewer under ulimit
-    import resource
-    sizes = [os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES')] + [
-        resource.getrlimit(limit)[0] for limit in (resource.RLIMIT_AS, resource.RLIMIT_DATA)]
-    return min(size for size in sizes if size > 0)  # RLIM_INFINITY is -1
+def memory_here():  # the bytes this process may use, where the system says: its memory, or
+    sizes = []      # less under a limit (ulimit); None where it says neither (Windows)
+    if hasattr(os, 'sysconf') and 'SC_PHYS_PAGES' in os.sysconf_names:
+        sizes.append(os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES'))
+    try:
+        import resource
+        sizes += [resource.getrlimit(getattr(resource, name))[0]
+                  for name in ('RLIMIT_AS', 'RLIMIT_DATA') if hasattr(resource, name)]
+    except ImportError:
+        pass
+    sizes = [size for size in sizes if size > 0]  # RLIM_INFINITY is -1
+    return min(sizes) if sizes else None
 
 def gib(size):  # bytes in GiB, rounded, for a message
     return f'{(size + 2**29) // 2**30:,}'
@@ -444,8 +450,8 @@ def read_docs(path):
         fail(f'{path} is not a regular file; {hint}')  # a FIFO would wait for a writer
     try:  # a size of 0: empty, or a file of /proc, which has no end to read to
         docs = load_docs(path) if os.path.getsize(path) else []
-    except UnicodeDecodeError as e:
-        fail(f'{path} is not UTF-8 text ({e.reason}); save it with the UTF-8 encoding')
+    except UnicodeDecodeError:
+        fail(f'{path} is not UTF-8 text; save it with the UTF-8 encoding')
     except OSError as e:
         fail(f'cannot read {path}: {e.strerror}')
     if not docs:
@@ -464,7 +470,7 @@ def read_dataset(config, saved):  # the documents to train on, the held-out ones
     digest = dataset_digest(docs) if saved or config.save else None
     if saved and digest != saved['dataset']['sha256']:
         fail(f"{config.input} does not hold the documents {config.load} was trained on "
-             f"({saved['dataset']['path']}); pass those as --input")
+             f"({shown(saved['dataset']['path'])}); pass those as --input")
     if saved and saved['tokenizer'].chars != build_tokenizer(docs).chars:
         fail(f'--load {config.load} is not usable: its vocabulary is not that of its dataset')
     random.seed(config.seed)  # as run() does
@@ -496,56 +502,60 @@ def download_names(path):
 
 # Files written whole: a temporary file beside the target, renamed over it once complete
 @contextlib.contextmanager
-def temporary_beside(target):  # (fd, name) of a new file, gone after unless renamed;
-    held = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)  # signals wait meanwhile
-    try:  # its name is short: where target's name fits, it does
-        fd, partial = tempfile.mkstemp(dir=os.path.dirname(target), prefix='microgpt-',
-                                       suffix='.part')
-        try:
-            yield fd, partial
-        finally:
-            if os.path.exists(partial):  # anything went wrong before a rename
-                os.remove(partial)
+def signals_held():  # a stop signal waits meanwhile, where the system can hold one back
+    if not hasattr(signal, 'pthread_sigmask'):  # Windows: stop_on_signal() keeps a save whole
+        yield
+        return
+    held = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+    try:
+        yield
     finally:
         signal.pthread_sigmask(signal.SIG_SETMASK, held)
 
+def temporary_beside(target):  # (fd, name) of a new file, named short to fit where target fits
+    return tempfile.mkstemp(dir=os.path.dirname(target), prefix='microgpt-', suffix='.part')
+
 def write_whole(path, data):  # the file is whole, or as it was
     target = os.path.realpath(path)  # through a link, its target
-    with temporary_beside(target) as (fd, partial):
-        with os.fdopen(fd, 'wb') as f:
-            f.write(data)
-        os.chmod(partial, 0o644)  # mkstemp makes it private; it is no secret
-        os.replace(partial, target)
-
-def may_replace(folder, path):  # in a sticky folder (/tmp) only a file's owner may replace it
-    owners = (0, os.stat(folder).st_uid, os.stat(path).st_uid)
-    return not os.stat(folder).st_mode & stat.S_ISVTX or os.geteuid() in owners
+    with signals_held():
+        fd, partial = temporary_beside(target)
+        try:
+            with os.fdopen(fd, 'wb') as f:
+                f.write(data)
+            os.chmod(partial, 0o644)  # mkstemp makes it private; it is no secret
+        except BaseException:  # a full disk, say: nothing is left behind
+            os.remove(partial)
+            raise
+        try:
+            os.replace(partial, target)
+        except OSError as e:  # the data is whole all the same: kept, and said where
+            fail(f'could not put {path} in place ({e.strerror}); it is whole in {partial}: '
+                 f'move it there yourself', status=1)
 
 def check_save(config):  # before training, tried the way save() will write it
     path, hint = config.save, 'name another file'
     if os.path.basename(path) in ('', '.', '..'):  # newdir/ would become a file "newdir"
         fail(f'--save {path} names a folder, not a file; {hint}')
-    try:  # a missing folder, no permission, a current folder that is gone
+    try:  # a missing folder, no permission, a name too long, a current folder that is gone
         target = os.path.realpath(path)  # as write_whole() sees it
-        folder, name = os.path.split(target)
-        if len(os.fsencode(name)) > os.pathconf(folder, 'PC_NAME_MAX'):
-            fail(f'--save {path}: the name is longer than this system allows; {hint}')
         if os.path.exists(target):
             check_replaceable(path, target, config)
-        with temporary_beside(target) as (fd, partial):
+        with signals_held():  # a new name is made and taken away; then a file beside it
+            if not os.path.exists(target):
+                os.close(os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL))
+                os.remove(target)
+            fd, partial = temporary_beside(target)
             os.close(fd)
+            os.remove(partial)
     except OSError as e:
         fail(f'--save {path} cannot be written ({e.strerror}); {hint}')
 
-def check_replaceable(path, target, config):  # only a checkpoint, and only one we may replace
+def check_replaceable(path, target, config):  # only a checkpoint, and not the dataset
     hint = 'name another file'
     if not stat.S_ISREG(os.stat(target).st_mode):  # a device, a FIFO, a folder
         fail(f'--save {path} is not a regular file; {hint}')
     if os.path.exists(config.input) and os.path.samefile(target, config.input):
         fail(f'--save {path} is the dataset; {hint}')
-    if not may_replace(os.path.dirname(target), target):
-        fail(f'--save {path} belongs to another user, in a folder where only its owner may '
-             f'replace it; {hint}')
     try:
         read_checkpoint(target)
     except ValueError as e:
@@ -556,40 +566,36 @@ def require(ok, why):  # one check of a checkpoint: a ValueError that says why
     if not ok:
         raise ValueError(why)
 
-def shown(x):  # a value from a file, shown in a message of one short line
-    text = repr(x)
-    return text if len(text) <= 40 else text[:36] + '...'
-def a_number(x):  # no text, no null, no NaN, no infinity
-    require(type(x) in (int, float) and math.isfinite(x), f'{shown(x)} is not a finite number')
+def a_number(x):  # no text, no null, no NaN, no infinity, nothing a float cannot hold
+    require(type(x) is float and math.isfinite(x)
+            or type(x) is int and abs(x) <= sys.float_info.max, f'{shown(x)} is not a finite number')
     return float(x)
 def numbers(xs, n, why):  # a list of n numbers, counted before any is converted
     require(isinstance(xs, list) and len(xs) == n, why)
     return [a_number(x) for x in xs]
 
-def brackets_pair_within(text, depth):  # outside strings, brackets pair up, nested `depth` deep
-    brackets = re.sub(r'"[^"\\]*(?:\\.[^"\\]*)*"|[^][{}]+', '', text)  # strings and the rest out
-    for _ in range(depth):  # each pass takes away the innermost pairs
-        brackets = brackets.replace('[]', '').replace('{}', '')
-    return brackets == ''
-
 def read_checkpoint(path):  # the run in a file written by --save, or a ValueError that says why
     try:
         require(stat.S_ISREG(os.stat(path).st_mode), 'it is not a regular file')
-        require(os.path.getsize(path) <= memory_here() // PARSING_BYTES,
-                'it is bigger than any checkpoint the memory here could train')
         with open(path, encoding='utf-8') as f:
             text = f.read()
-        require(brackets_pair_within(text, 4),  # the rows of the state_dict: 4 deep
-                'its brackets nest deeper than a checkpoint does, or do not pair up')
-        require(not re.search(r'\d{%d}' % (LONGEST_NUMBER + 1), text),
-                f'it holds a number of more than {LONGEST_NUMBER} digits')
-        return rebuild(json.loads(text, parse_constant=a_number))
     except OSError as e:
         raise ValueError(f'it cannot be read ({e.strerror})')
-    except UnicodeDecodeError as e:
-        raise ValueError(f'it is not UTF-8 text ({e.reason})')
+    except UnicodeDecodeError:
+        raise ValueError('it is not UTF-8 text')
+    except MemoryError:
+        raise ValueError('it is too big for the memory here')
+    return rebuild(parsed(text))
+
+def parsed(text):  # JSON, whatever it holds, or a ValueError that says why not
+    try:
+        return json.loads(text)
     except json.JSONDecodeError as e:  # a file cut short, too
-        raise ValueError(f'it is not JSON ({e})')
+        raise ValueError(f'it is not JSON, from line {e.lineno} column {e.colno} on')
+    except (ValueError, OverflowError):  # a whole number of over 4300 digits (Python 3.11 on)
+        raise ValueError('it holds a number too long to read')
+    except RecursionError:
+        raise ValueError('its brackets nest deeper than Python can read')
     except MemoryError:
         raise ValueError('it is too big for the memory here')
 
@@ -615,7 +621,7 @@ def saved_setting(name, value):  # a setting from a checkpoint, checked by its o
             f'its {name} is {shown(value)}, not of type {kind.__name__}')
     try:
         return option.type(str(value))
-    except (argparse.ArgumentTypeError, ValueError) as e:
+    except argparse.ArgumentTypeError as e:
         raise ValueError(f'its {name} {e}')
 
 def random_state(state):  # a state of Python's generator, as random.getstate() gives it
@@ -629,8 +635,12 @@ def random_state(state):  # a state of Python's generator, as random.getstate() 
 def matrix_shape(nout, nin, std=0.08):  # a matrix of init_state_dict(), as its size alone
     return nout, nin
 def model_shapes(vocab_size, config):  # {name: (rows, columns)} of the model, no weight drawn
-    with swapped('matrix', matrix_shape):
+    global matrix
+    lecture_matrix, matrix = matrix, matrix_shape  # the one stand-in (see the Notes)
+    try:
         return init_state_dict(vocab_size, config)
+    finally:
+        matrix = lecture_matrix
 
 def count_weights(vocab_size, config):  # from numbers alone: one layer and two tell a layer's
     one, two = (sum(rows * columns for rows, columns in model_shapes(
@@ -658,9 +668,10 @@ def rebuild(ck):  # the run in a parsed checkpoint, every part checked, its mode
     m, v = (numbers(ck[key], n, f'its adam_m and adam_v are not {n} numbers each')
             for key in ('adam_m', 'adam_v'))
     require(min(v, default=0) >= 0, 'its adam_v holds a negative number: no mean of squares is')
+    losses = numbers(ck['losses'], step, f'its losses are not {step} numbers')
+    require(min(losses, default=0) >= 0, 'its losses hold a negative number: no loss is')
     return {'settings': named, 'step': step, 'dataset': dataset, 'tokenizer': tokenizer,
-            'losses': numbers(ck['losses'], step, f'its losses are not {step} numbers'),
-            'state_dict': state_dict, 'm': m, 'v': v,
+            'losses': losses, 'state_dict': state_dict, 'm': m, 'v': v,
             'random_state': random_state(ck['random_state'])}
 
 def rebuild_weights(matrices, vocab_size, config):  # the state_dict, each matrix of its shape
@@ -676,7 +687,7 @@ def rebuild_weights(matrices, vocab_size, config):  # the state_dict, each matri
         rows = matrices[name]
         require(isinstance(rows, list) and len(rows) == nout
                 and all(isinstance(row, list) and len(row) == nin for row in rows),
-                f'its {name} is not the {nout} x {nin} matrix of its model')
+                f'its {name} is not the {shown(nout)} x {shown(nin)} matrix of its model')
     return {name: [[Value(a_number(x)) for x in row] for row in matrices[name]] for name in shapes}
 
 def load(path):
@@ -713,22 +724,18 @@ def save(path, ck):
         fail(f'could not save {path} ({e.strerror})', status=1)
 
 # The run: new or loaded, trained with its progress line, stopped cleanly
-def new_run(config, tokenizer, dataset):  # random weights, once they are known to fit in memory
-    n = count_weights(tokenizer.vocab_size, config)
-    needed, have = n * (200 + 80 * config.block_size), memory_here()  # bytes: 200 a weight,
-    if needed > have:  # and 80 more for each position of a step's graph
-        fail(f'a model of {n:,} weights needs about {gib(needed)} GiB of memory '
-             f'to train, more than the {gib(have)} GiB here; make it smaller')
+def new_run(config, tokenizer, dataset, longest):  # random weights, once known to fit in memory
+    n, have = count_weights(tokenizer.vocab_size, config), memory_here()
+    positions = min(config.block_size, longest + 1)  # bytes: 200 a weight, 80 more a position;
+    needed = n * (200 + 80 * positions) + config.n_layer * positions ** 2 * (  # attention looks
+        1100 * config.n_head + 60 * config.n_embd)  # at every pair of positions, in each head
+    if have is not None and needed > have:
+        fail(f'a model of {n:,} weights needs about {gib(needed)} GiB of memory to train, '
+             f'more than the {gib(have)} GiB here; make it smaller')
     state_dict = init_state_dict(tokenizer.vocab_size, config)
     m, v = init_adam(parameters(state_dict))
     return {'step': 0, 'losses': [], 'dataset': dataset, 'tokenizer': tokenizer,
             'state_dict': state_dict, 'm': m, 'v': v}
-
-def quote(word):  # for a POSIX shell, on one line, whatever the word holds
-    if word.isprintable():
-        return shlex.quote(word)
-    return "$'" + ''.join(chr(b) if 32 <= b < 127 and b not in b"'\\" else f'\\x{b:02x}'
-                          for b in os.fsencode(word)) + "'"
 
 def resume_command(config):  # what goes on from the checkpoint in config.save, as this run
     words = [os.path.basename(sys.executable), sys.argv[0], '--load=' + config.save,
@@ -739,29 +746,43 @@ def resume_command(config):  # what goes on from the checkpoint in config.save, 
         words.append(f'--seed={config.reseed}')
     if config.report:
         words.append('--report')
-    return ' '.join(quote(word) for word in words)
+    return ' '.join(shlex.quote(word) for word in words)
 
 def stop_on_signal(signum, frame):  # the first signal stops the run; those after it wait
-    signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)  # for the exit, which drops them,
-    for each in STOP_SIGNALS:  # and one already on its way finds a stop under way: the save
-        signal.signal(each, signal_during_stop)  # it starts is finished, its status the exit's
+    if hasattr(signal, 'pthread_sigmask'):  # for the exit, which drops them, and one on its
+        signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)  # way finds a stop under way:
+    for each in STOP_SIGNALS:  # the save it starts is finished, its status the exit's
+        signal.signal(each, signal_during_stop)
     raise KeyboardInterrupt(signum)
 
 def signal_during_stop(signum, frame):  # not SIG_IGN: one already on its way would be said
     pass                                # to be "ignored due to race condition" on stderr
 
-def interrupted(stop, note=''):
-    print()  # ends the progress line
+def end_progress_line():  # stdout may be gone (a closed pipe): the message that follows is not
+    try:
+        print()
+    except OSError:  # said once more at the exit, after the message
+        pass
+
+def interrupted(stop, note=''):  # exits as a shell reports a process that a signal stopped
+    end_progress_line()
     signum = stop.args[0] if stop.args else signal.SIGINT  # stop_on_signal() passes its signal
     by = '' if signum == signal.SIGINT else f' by {signal.Signals(signum).name}'
     print_error(f'microgpt.py: interrupted{by}{note}')
-    sys.exit(128 + signum)  # as a shell reports a process that a signal stopped
+    sys.exit(128 + signum)
 
 def diverged(why, config):
-    print()  # ends the progress line
+    end_progress_line()
     fail(f'{why}; try a smaller --learning_rate than {config.learning_rate}')
-def left_the_floats(error):  # an overflow, or math's domain error: no float holds the result
-    return isinstance(error, OverflowError) or error.args == ('math domain error',)
+def frames(error):  # the frames an exception came up through, down to where it was raised
+    tb = error.__traceback__
+    while tb:
+        yield tb.tb_frame
+        tb = tb.tb_next
+def left_the_floats(error):  # an overflow, or a math function that refuses a number inside
+    operations = [getattr(op, '__code__', None) for op in vars(Value).values()]  # Value (in
+    return isinstance(error, OverflowError) or any(  # words that vary with Python's version)
+        frame.f_code in operations for frame in frames(error))
 
 def checked_step(docs, step, run, config):  # train_step(), or one line if training diverged
     try:
@@ -770,12 +791,19 @@ def checked_step(docs, step, run, config):  # train_step(), or one line if train
     except (OverflowError, ValueError) as error:
         if not (left_the_floats(error) and (run['losses'] or config.load)):
             raise  # a new run before a finite loss: no divergence but a bug, at its line
-        broke_down(f'{error}', step, run, config)
+        broke_down('a number grew too big for a float' if isinstance(error, OverflowError)
+                   else "a number fell outside a function's domain", step, run, config)
     if not math.isfinite(loss):
         if not (run['losses'] or config.load):
             raise ArithmeticError(f'the loss of the first step is {loss}, before any update')
         broke_down(f'the loss is {loss}', step, run, config)
+    if (config.save or step + 1 == config.num_steps) and not finite(run):  # after a finite loss
+        diverged(f'training diverged at step {step + 1} (the weights are no longer finite)', config)
     return loss
+
+def finite(run):  # every weight and Adam's buffers: what a checkpoint and sampling need
+    weights = [p.data for mat in run['state_dict'].values() for row in mat for p in row]
+    return all(math.isfinite(x) for x in weights + run['m'] + run['v'])
 
 def broke_down(why, step, run, config):  # after a finite loss, the learning rate's doing
     if run['losses']:
@@ -783,26 +811,34 @@ def broke_down(why, step, run, config):  # after a finite loss, the learning rat
     fail(f'the weights in {config.load} give numbers that are not finite at step {step + 1} '
          f'({why}); go on from another checkpoint')
 
-def train_and_save(docs, held_out, run, config):  # a signal saves the last whole step
-    last_whole = checkpoint(run, config) if config.save else None
-    steps = range(run['step'], config.num_steps) if config.train else []
+def train(docs, held_out, run, config):  # the steps left; with --save, each whole one kept
+    for step in range(run['step'], config.num_steps) if config.train else []:
+        loss = checked_step(docs, step, run, config)
+        run['losses'].append(loss)
+        run['step'] = step + 1
+        if config.save:  # before the step is shown: a step shown is a step saved
+            run['last_whole'] = checkpoint(run, config)  # in one assignment: whole, or as before
+        print_step(step, loss, config)
+        print_interim_loss(run, held_out, config)
+
+def train_and_save(docs, held_out, run, config):  # a stop, or too little memory, saves the
+    run['last_whole'] = checkpoint(run, config) if config.save else None  # last whole step
     try:
-        for step in steps:
-            loss = checked_step(docs, step, run, config)
-            run['losses'].append(loss)
-            run['step'] = step + 1
-            if config.save:  # before the step is shown: a step shown is a step saved
-                last_whole = checkpoint(run, config)  # in one assignment: whole, or the one before
-            print_step(step, loss, config)
-            print_interim_loss(run, held_out, config)
+        train(docs, held_out, run, config)
         if config.save:
-            save(config.save, last_whole)
-    except KeyboardInterrupt as stop:  # it may land in mid-update: the last whole step is saved
-        if not config.save:
+            save(config.save, run['last_whole'])
+    except (KeyboardInterrupt, MemoryError, OSError) as stop:  # it may land in mid-update
+        if not config.save or isinstance(stop, OSError) and not stdout_failed(stop):
             raise
-        save(config.save, last_whole)  # no second signal can stop it now
-        interrupted(stop, f"; step {last_whole['step']} of {config.num_steps} is saved in "
-                          f"{config.save}; go on with: {resume_command(config)}")
+        traceback.clear_frames(stop.__traceback__)  # the step's graph is let go before the save
+        save(config.save, run['last_whole'])  # no second signal can stop it now
+        note = (f"; step {run['last_whole']['step']} of {config.num_steps} is saved in "
+                f"{config.save}; go on with: {resume_command(config)}")
+        if isinstance(stop, KeyboardInterrupt):
+            interrupted(stop, note)
+        end_progress_line()
+        fail(('out of memory' if isinstance(stop, MemoryError) else 'cannot write the output')
+             + note, status=1)
     if held_out and run['losses']:
         print_held_out_loss('\n', run, held_out, config, end='')
 
@@ -812,30 +848,31 @@ def print_interim_loss(run, held_out, config):  # at each tenth of the run, on a
         print_held_out_loss(f"step {run['step']:4d} / {config.num_steps:4d} | ", run,
                             held_out[:max(1, window // 5)], config)
 
-def finite_scores(lecture_gpt, config, *args):  # gpt() for sampling, which stops at scores
-    logits = lecture_gpt(*args)                 # that are no longer finite numbers
-    if not all(math.isfinite(l.data) for l in logits):
-        raise FloatingPointError('the weights')
-    if not all(math.isfinite((l / config.temperature).data) for l in logits):  # as sample()
-        raise FloatingPointError('the temperature')
-    return logits
+def check_scores(run, config):  # the first scores that sampling draws from, finite numbers
+    logits = gpt(run['tokenizer'].BOS, 0, kv_cache(config), run['state_dict'], config)
+    if not all(math.isfinite(logit.data) for logit in logits):
+        scores_not_finite(config)
+    if not all(math.isfinite((logit / config.temperature).data) for logit in logits):  # as
+        fail(f'--temperature={config.temperature} is so small that the scores overflow; '
+             f'try one nearer 1')                                                     # sample()
+
+def scores_not_finite(config):  # whose doing: the training's, or the file's
+    if config.train:
+        diverged('the weights no longer give finite scores: training diverged', config)
+    fail(f'the weights in {config.load} give scores that are not finite numbers; '
+         f'they cannot be sampled')
 
 def show_samples(run, docs, held_out, config):  # with --report, known ones are marked
     known = {**{doc: 'held out' for doc in held_out},
              **{doc: 'in the training set' for doc in docs}} if config.report else {}
     marks = []
     try:
-        with swapped('gpt', functools.partial(finite_scores, gpt, config)):
-            print_samples(marked(sample(run['state_dict'], run['tokenizer'], config), known, marks)
-                          for _ in range(config.num_samples))  # each printed as it is drawn
-    except FloatingPointError as error:
-        if error.args == ('the temperature',):
-            fail(f'--temperature={config.temperature} is so small that the scores overflow; '
-                 f'try one nearer 1')
-        if config.train:
-            diverged('the weights no longer give finite scores: training diverged', config)
-        fail(f'the weights in {config.load} give scores that are not finite numbers; '
-             f'they cannot be sampled')
+        print_samples(marked(sample(run['state_dict'], run['tokenizer'], config), known, marks)
+                      for _ in range(config.num_samples))  # each printed as it is drawn
+    except ValueError as error:  # from Python 3.10 on, random.choices() refuses scores that are
+        if not any(frame.f_globals['__name__'] == 'random' for frame in frames(error)):  # not
+            raise  # finite, as they may be after the first position (see check_scores())
+        scores_not_finite(config)
     if config.report:
         print(f"of {len(marks)} samples, {marks.count('in the training set')} are in the training"
               f" set, {marks.count('held out')} are held out, {marks.count(None)} are new")
@@ -847,26 +884,28 @@ def marked(text, known, marks):  # the sample, and with --report what it is
 # The instruments, each off by default: --holdout, --report and --gradcheck
 def tenth(num_steps):  # a tenth of a run, rounded up: the window of --report and --holdout
     return max(1, (num_steps + 9) // 10)
+def mean(xs):  # summed exactly, then divided; a sum beyond the floats (a file's) divided first
+    try:
+        return math.fsum(xs) / len(xs)
+    except OverflowError:
+        return math.fsum(x / len(xs) for x in xs)
 
 def print_held_out_loss(start, run, held_out, config, end='\n'):
-    window = tenth(config.num_steps)
     held = [doc_loss(encode(doc, run['tokenizer']), run['state_dict'], config).data
             for doc in held_out]  # a forward pass alone: no backward()
-    recent = run['losses'][-window:]
+    recent = run['losses'][-tenth(config.num_steps):]
     documents = 'document' if len(held) == 1 else 'documents'
-    print(f'{start}held-out loss {math.fsum(held) / len(held):.4f} on {len(held)} {documents}; '
-          f'training loss {math.fsum(recent) / len(recent):.4f} (mean of the last '
-          f'{len(recent)} steps)', end=end)
+    print(f'{start}held-out loss {mean(held):.4f} on {len(held)} {documents}; training loss '
+          f'{mean(recent):.4f} (mean of the last {len(recent)} steps)', end=end)
 
 def print_curve(losses):  # the mean of each tenth of the run: the trend, through the noise
     size = tenth(len(losses))
-    means = [math.fsum(losses[i:i + size]) / len(losses[i:i + size])
-             for i in range(0, len(losses), size)]
+    means = [mean(losses[i:i + size]) for i in range(0, len(losses), size)]
     print(f'\n--- loss curve: the mean loss of each {size} steps ---', end='')
-    for k, mean in enumerate(means):
-        bar = '#' * round(40 * mean / max(means)) if max(means) > 0 else ''
-        print(f'\nsteps {k * size + 1:4d} - {min(k * size + size, len(losses)):4d} | {mean:.4f} '
-              + bar, end='')
+    for k, average in enumerate(means):
+        bar = '#' * round(40 * (average / max(means))) if max(means) > 0 else ''
+        print(f'\nsteps {k * size + 1:4d} - {min(k * size + size, len(losses)):4d} | '
+              f'{average:.4f} ' + bar, end='')
 
 def disagreement(grad, f, weights, direction, h, scale=0.0):  # grad against f()'s slope, relatively
     start, sides = [p.data for p in weights], []
@@ -940,7 +979,6 @@ def gradcheck(docs, tokenizer, state_dict, config, tolerance=1e-6):  # returns t
 def main(argv=()):
     """One run, as the lecture's run() tells it, with the program's concerns around it."""
     config, saved = configure(argv)
-    sys.setrecursionlimit(max(sys.getrecursionlimit(), 1000 + 100 * config.n_layer))
     docs, held_out, dataset = read_dataset(config, saved)
     tokenizer = saved['tokenizer'] if saved else build_tokenizer(docs + held_out)
     unknown = ''.join(sorted(set(config.prompt) - set(tokenizer.chars)))
@@ -954,7 +992,8 @@ def main(argv=()):
         random.setstate(saved['random_state'])  # where the saved run left the generator
         run = dict(saved, dataset=dataset)
     else:
-        run = new_run(config, tokenizer, dataset)
+        run = new_run(config, tokenizer, dataset, max(len(doc) for doc in docs + held_out))
+    sys.setrecursionlimit(max(sys.getrecursionlimit(), 1000 + 100 * config.n_layer))  # Notes
     print(f"num docs: {dataset['num_docs']}"
           + (f' ({config.holdout} more held out)' if config.holdout else ''))
     print(f"vocab size: {tokenizer.vocab_size}\nnum params: {len(parameters(run['state_dict']))}")
@@ -966,7 +1005,40 @@ def main(argv=()):
         print_curve(run['losses'])
     if config.reseed is not None:
         random.seed(config.reseed)
+    if config.num_samples:
+        check_scores(run, config)
     show_samples(run, docs, held_out, config)
+
+def script(argv):  # main() as a command: whatever stops it, in one line
+    try:
+        main(argv)
+    except KeyboardInterrupt as stop:  # Ctrl-C: stop at once; the progress line shows the step
+        interrupted(stop)
+    except MemoryError as error:
+        traceback.clear_frames(error.__traceback__)  # the graph is let go: the message fits
+        end_progress_line()
+        fail('out of memory; try a smaller model (--n_embd, --n_layer, --block_size) or dataset')
+    except OSError as error:
+        if not stdout_failed(error):
+            raise
+        fail(f'cannot write the output ({error.strerror})', status=1)
+
+def stdout_failed(error):  # each file the program names says its own errors where it is read
+    if error.filename is not None:  # or written: an OSError with no file's name is stdout's
+        return False
+    with contextlib.suppress(io.UnsupportedOperation):  # what stdout holds now goes nowhere,
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # so the exit cannot
+    return True                                                          # fail on it again
+
+def exit_status(status):  # stdout flushed here, where a failure to write can still be said
+    try:
+        if sys.stdout:
+            sys.stdout.flush()
+    except OSError as error:
+        if stdout_failed(error) and status == 0:  # a stop or a divergence keeps its own
+            print_error(f'microgpt.py: error: cannot write the output ({error.strerror})')
+            return 1
+    return status
 
 if __name__ == '__main__':
     if sys.version_info < (3, 8):  # the file still parses on 3.6 and 3.7, so it can say so
@@ -976,20 +1048,13 @@ if __name__ == '__main__':
     for signum in STOP_SIGNALS:
         if signal.getsignal(signum) != signal.SIG_IGN:  # as nohup leaves SIGHUP: ignored still
             signal.signal(signum, stop_on_signal)
+    if hasattr(sys.stdout, 'reconfigure'):  # not IDLE's, nor None (stdout closed)
+        sys.stdout.reconfigure(encoding='utf-8')  # a dataset in any script prints anywhere
     try:
-        if sys.stdout:  # None when started with stdout closed: then nothing is printed
-            sys.stdout.reconfigure(encoding='utf-8')  # a dataset in any script prints anywhere
-        main(sys.argv[1:])
-        if sys.stdout:
-            sys.stdout.flush()  # here, where a failure to write can still be said
-    except KeyboardInterrupt as stop:  # Ctrl-C: stop at once; the progress line shows the step
-        interrupted(stop)
-    except OSError as error:  # a file says its own where it is read or written; this is stdout
-        if error.filename is not None:
-            raise
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # or exit fails again
-        if isinstance(error, BrokenPipeError):  # the reader stopped early, as `| head` does
-            sys.exit(1)
-        fail(f'cannot write the output ({error.strerror})', status=1)
-    except MemoryError:
-        fail('out of memory; try a smaller model (--n_embd, --n_layer, --block_size) or dataset')
+        script(sys.argv[1:])
+        status = 0
+    except SystemExit as stopped:  # its line said already
+        status = stopped.code
+    status = exit_status(status)
+    if status:  # not SystemExit(0), which IDLE and %run take as worth a word
+        sys.exit(status)

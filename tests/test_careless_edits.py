@@ -362,25 +362,6 @@ class Limits(Folder):
                            '--seed: invalid whole number value')
 
 
-class ACheckpointTooBigToParse(Folder):
-    @unittest.skipUnless(sys.implementation.name == 'cpython', 'tracemalloc measures CPython')
-    def test_a_file_whose_parsing_would_take_all_the_memory_here_is_refused_unparsed(self):
-        import tracemalloc
-        text = '[' + ','.join(['{}'] * 30000) + ']'  # the costliest JSON to parse, a byte
-        tracemalloc.start()
-        try:
-            json.loads(text)
-            peak = tracemalloc.get_traced_memory()[1]
-        finally:
-            tracemalloc.stop()
-        path = self.write('objects.json', text)
-        with mock.patch.object(microgpt, 'memory_here', return_value=peak), \
-                mock.patch.object(microgpt.json, 'loads') as loads, \
-                self.assertRaises(ValueError) as caught:
-            microgpt.read_checkpoint(path)
-        self.assertIn('bigger than any checkpoint', str(caught.exception))
-        loads.assert_not_called()
-
 
 # 4. Stopped and resumed: the message, the resume command
 
@@ -409,18 +390,6 @@ class TheResumeCommand(Folder):
     def test_a_sampling_option_given_at_its_default_is_left_out(self):
         words = self.resume_words(f'--temperature={microgpt.settings.temperature}')
         self.assertFalse([w for w in words if w.startswith('--temperature')], words)
-
-    def test_a_word_with_a_letter_beyond_ascii_and_a_line_break_comes_back_whole_from_bash(self):
-        bash = shutil.which('bash')
-        if not bash:
-            self.skipTest('needs bash')
-        for word in ('zoë\nanna', 'ck\t\u00e9.json'):
-            with self.subTest(word=word):
-                quoted = microgpt.quote(word)
-                self.assertNotIn('\n', quoted)
-                got = subprocess.run([bash, '-c', 'printf %s ' + quoted], stdout=subprocess.PIPE,
-                                     stdin=subprocess.DEVNULL, timeout=10).stdout
-                self.assertEqual(got, os.fsencode(word))
 
 
 class Interrupted(Folder):
@@ -476,7 +445,7 @@ class SaveNames(CheckpointFolder):
         with mock.patch.object(microgpt, 'train_step', side_effect=AssertionError('trained')):
             self.assertRefused(run_main('--input', self.names, *TINY, '--num_steps=1',
                                         '--save', self.path(name)),
-                               'longer than this system allows')
+                               'cannot be written (')
 
     def test_a_name_ending_in_a_slash_is_refused_as_a_folder(self):
         save = self.path('newdir') + os.sep
@@ -490,47 +459,6 @@ class SaveNames(CheckpointFolder):
         self.assertRanWell(run_main('--input', gone, *TINY, '--num_steps=1', '--save', ck))
         os.remove(gone)
         self.assertRanWell(run_main('--load', ck, '--num_steps=0', '--save', ck))
-
-    def sticky_checkpoint(self, name):
-        """A copy of the checkpoint in a folder of its own with the sticky bit, as /tmp has."""
-        folder = self.path(name)
-        os.mkdir(folder)
-        os.chmod(folder, 0o1777)
-        target = os.path.join(folder, 'ck.json')
-        shutil.copy(self.ck_path, target)
-        return folder, target
-
-    def save_as(self, euid, target):
-        with mock.patch.object(microgpt.os, 'geteuid', return_value=euid):
-            return run_main('--load', self.ck_path, '--num_steps=0', '--num_samples=0',
-                            '--save', target)
-
-    def test_in_a_sticky_folder_another_users_checkpoint_is_refused(self):
-        _, target = self.sticky_checkpoint('sticky-other')
-        other = os.stat(target).st_uid + 4242
-        self.assertRefused(self.save_as(other, target), 'belongs to another user')
-
-    def test_a_link_to_another_users_checkpoint_in_a_sticky_folder_is_refused(self):
-        _, target = self.sticky_checkpoint('sticky-linked')
-        link = self.path('link to sticky.json')  # in a folder that is not sticky
-        os.symlink(target, link)
-        other = os.stat(target).st_uid + 4242
-        self.assertRefused(self.save_as(other, link), 'belongs to another user')
-
-    def test_in_a_sticky_folder_root_may_replace_anyones_checkpoint(self):
-        folder, target = self.sticky_checkpoint('sticky-root')
-        if os.stat(target).st_uid == 0:  # root runs the tests: the folder and file go to others
-            os.chown(folder, 4242, -1)
-            os.chown(target, 4343, -1)
-        self.assertRanWell(self.save_as(0, target))
-
-    @unittest.skipUnless(hasattr(os, 'geteuid') and os.geteuid() == 0, 'needs root, to chown')
-    def test_in_a_sticky_folder_its_owner_may_replace_anyones_checkpoint(self):
-        folder, target = self.sticky_checkpoint('sticky-owner')
-        owner, user = 4242, 4343
-        os.chown(folder, owner, -1)
-        os.chown(target, user, -1)
-        self.assertRanWell(self.save_as(owner, target))
 
 
 # 6. Training stopped: by a divergence, by a signal; a loaded run that is only sampled

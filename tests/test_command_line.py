@@ -340,11 +340,23 @@ class MissingNamesList(CommandLineTestCase):
     def test_a_download_that_cannot_be_written_leaves_no_partial_file(self):
         full = OSError(28, 'No space left on device')
         with mock.patch('urllib.request.urlopen', lambda *a, **k: io.BytesIO(NAMES.read_bytes())), \
-                mock.patch.object(microgpt.os, 'replace', side_effect=full), \
+                mock.patch.object(microgpt.os, 'fdopen', side_effect=full), \
                 contextlib.redirect_stderr(io.StringIO()) as err, self.assertRaises(SystemExit):
             microgpt.download_names(str(self.tmp / 'input.txt'))
         self.assertIn('No space left on device', err.getvalue())
         self.assertEqual(list(self.tmp.iterdir()), [])  # the temporary file is gone too
+
+    def test_a_download_that_cannot_be_put_in_place_is_kept_whole_and_said_where(self):
+        refused = PermissionError(1, 'Operation not permitted')
+        with mock.patch('urllib.request.urlopen', lambda *a, **k: io.BytesIO(NAMES.read_bytes())), \
+                mock.patch.object(microgpt.os, 'replace', side_effect=refused), \
+                contextlib.redirect_stderr(io.StringIO()) as err, \
+                self.assertRaises(SystemExit) as e:
+            microgpt.download_names(str(self.tmp / 'input.txt'))
+        [kept] = self.tmp.iterdir()
+        self.assertEqual(e.exception.code, 1)
+        self.assertIn(str(kept), err.getvalue().splitlines()[-1])
+        self.assertEqual(kept.read_bytes(), NAMES.read_bytes())
 
     def test_a_download_that_is_not_the_names_list_is_refused_and_not_kept(self):
         wrong = self.tmp / 'page.html'
