@@ -67,9 +67,8 @@ class Value:
     def __rtruediv__(self, other): return other * self ** -1
 
     def backward(self):
-        # build_topo: each node placed after all the nodes it was made from
         topo, visited = [], set()
-        def build_topo(v):
+        def build_topo(v):  # each node placed after all the nodes it was made from
             if v not in visited:
                 visited.add(v)
                 for child in v._children:
@@ -242,31 +241,25 @@ def run(config):
 # The program: the command line, the download, checkpoints, the learner's instruments,
 # and each failure in one line on stderr. It follows whatever the lecture builds: shapes
 # come from init_state_dict(), settings from `settings`, the lines it prints from the
-# lecture's print functions.
+# lecture's print functions. It runs wherever Python does: what only some systems have
+# (SIGHUP, signal masks, resource limits) is used where it is, and done without elsewhere.
 #
-# Notes: why the lecture is written the way it is.
+# Notes: why the lecture is written as it is.
 # - The bits: it computes the original program's very numbers, on CPython 3.8 and newer
 #   and PyPy, as it keeps the original's operations in their order: -a is a * -1,
 #   a - b is a + (-b), a / b is a * b ** -1, the loss is (1 / n) * the sum.
 # - total() and dot() are one node where the original chains two-input additions: the
-#   same numbers added in the same order, with a loop (sum() of floats compensates its
+#   same numbers added in the same order, in a loop (sum() of floats compensates its
 #   rounding from Python 3.12 on), the same gradient for each child; 7x as fast. dot()
-#   pairs its children (a0, b0, a1, ...) as the original's chain meets them, so that
-#   gradients add up in the same order.
+#   pairs its children (a0, b0, a1, ...) as the chain meets them: gradients add up alike.
 # - math.pow is C's pow() everywhere; PyPy computes x ** 2 as x * x, which rounds
 #   differently about once in a thousand. Adam's g ** 2 goes through it too.
-# - Nodes keep children and local derivatives as data, not closures: with no reference
-#   cycles, reference counting frees each step's graph, and the script pauses CPython's
-#   cycle collector (1.12x; PyPy needs it on). build_topo() refers to itself, a cycle
-#   that would hold the graph until the collector ran: backward() deletes it when done.
-#   The graph is about 25 nodes deeper for each layer: main() lifts Python's recursion
-#   limit (1000 calls) to fit the model. train_step() gathers parameters() anew each
-#   step, 65 us of a 16 ms step, so that run() stays plain.
-# - The program stands in for a lecture function once: matrix_shape() for matrix(), to
-#   size a model without drawing a weight.
-# - It runs wherever Python does: what only some systems have (SIGHUP, signal masks,
-#   resource limits, the size of the memory) is used where it exists and done without
-#   elsewhere (Windows, the browser's Pyodide).
+# - Nodes keep children and local derivatives as data, not closures: reference counting
+#   frees each step's graph, and the script pauses CPython's cycle collector (1.12x; PyPy
+#   needs it on). build_topo() refers to itself, a cycle that would hold the graph until
+#   the collector ran, so backward() deletes it. The graph grows about 25 nodes deeper a
+#   layer: main() lifts Python's recursion limit (1000 calls) to fit the model.
+# - The program stands in for matrix() once, with matrix_shape(): to size a model.
 import argparse, contextlib, functools, gc, io, json, os, re, shlex, signal, stat, sys, tempfile
 import traceback
 DEFAULT_INPUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'input.txt')
@@ -298,7 +291,6 @@ def whole_number(least):  # an argparse type: a whole number, `least` or more
             raise argparse.ArgumentTypeError(f'must be at least {least}, got {shown(number)}')
         return number
     return parse
-
 def positive_number(text):  # an argparse type: a finite number above 0
     try:
         number = float(text)
@@ -307,33 +299,24 @@ def positive_number(text):  # an argparse type: a finite number above 0
     if not 0 < number < math.inf:
         raise argparse.ArgumentTypeError(f'must be a finite number above 0, got {shown(text)}')
     return number
-
 def file_name(text):  # an argparse type: any name but the empty one
     if not text:
         raise argparse.ArgumentTypeError('needs a file name, not an empty one')
     return text
-
 def option_row(kind, metavar, what, default=None):  # a row of the option table
     return SimpleNamespace(type=kind, metavar=metavar, help=what, default=default)
 
 SETTING_OPTIONS = {  # the lecture's settings as options; their defaults are the lecture's
-    'seed': option_row(whole_number(0), 'N',
-                       'seeds the shuffle, the initial weights and the sampling'),
+    'seed': option_row(whole_number(0), 'N', 'seeds the shuffle, the weights and the samples'),
     'n_layer': option_row(whole_number(1), 'N', 'transformer blocks, one after the other'),
     'n_embd': option_row(whole_number(1), 'N', "width of every token's vector"),
-    'block_size': option_row(whole_number(1), 'N',
-                             'longest context in tokens; longer documents are cut'),
-    'n_head': option_row(whole_number(1), 'N',
-                         'attention heads, each on n_embd // n_head dimensions'),
+    'block_size': option_row(whole_number(1), 'N', 'longest context; longer documents are cut'),
+    'n_head': option_row(whole_number(1), 'N', 'attention heads, each n_embd // n_head wide'),
     'learning_rate': option_row(positive_number, 'X', "Adam's first step size; it falls to 0"),
-    'num_steps': option_row(whole_number(0), 'N',
-                            'training steps, one document each; 0 only samples'),
-    'temperature': option_row(positive_number, 'X', 'below 1 sharpens the distribution, above '
-                              '1 flattens it; one too small to divide by is refused'),
-    'num_samples': option_row(whole_number(0), 'N',
-                              'how many new documents to invent after training'),
-    'prompt': option_row(str, 'TEXT',
-                         'every sample starts with TEXT, read by the model before it draws')}
+    'num_steps': option_row(whole_number(0), 'N', 'training steps, a document each; 0: none'),
+    'temperature': option_row(positive_number, 'X', 'below 1 plays safe, above 1 takes chances'),
+    'num_samples': option_row(whole_number(0), 'N', 'how many new documents to invent'),
+    'prompt': option_row(str, 'TEXT', 'every sample starts with TEXT, which the model reads')}
 METAVARS = {int: 'N', float: 'X', str: 'TEXT'}  # a setting a student adds is an option too
 OPTIONS = {'input': option_row(file_name, 'FILE', 'UTF-8 text file, one document per line; the '
                                'names list, the default, is downloaded if missing', DEFAULT_INPUT)}
@@ -344,15 +327,13 @@ for name, default in vars(settings).items():
         OPTIONS[name] = option_row(type(default), METAVARS[type(default)],
                                    'a setting of the lecture', default)
 OPTIONS.update(  # the type bool makes a flag
-    save=option_row(file_name, 'FILE', 'write the model and the state of training to FILE, as '
-                    'JSON, when training ends or Ctrl-C stops it'),
+    save=option_row(file_name, 'FILE', 'keep the model and the run in FILE (JSON) at the end, '
+                    'or when Ctrl-C stops it'),
     load=option_row(file_name, 'FILE', 'go on from a FILE written by --save (see below)'),
-    holdout=option_row(whole_number(0), 'N',
-                       'keep N documents out of training and report their loss', 0),
-    report=option_row(bool, None, 'show the loss curve; mark the samples that are documents',
-                      False),
-    gradcheck=option_row(bool, None, 'check backward() against finite differences, and stop',
-                         False))
+    holdout=option_row(whole_number(0), 'N', 'keep N documents out of training; show their loss',
+                       0),
+    report=option_row(bool, None, 'show the loss curve; mark samples that are documents', False),
+    gradcheck=option_row(bool, None, 'check backward() by finite differences, and stop', False))
 SAMPLING_OPTIONS = ('temperature', 'num_samples', 'prompt')  # each run of a checkpoint chooses
 SAVED_SETTINGS = [name for name in vars(settings)
                   if name in OPTIONS and name not in SAMPLING_OPTIONS] + ['holdout']
@@ -364,7 +345,6 @@ documents). The model options, --learning_rate and --holdout cannot change;
 
 def usage_error(message):  # argparse's complaint in one line, not a usage dump
     fail(f'{message}; see --help')
-
 def parse_options(argv):  # {name: value} of the options given, and of no other
     parser = argparse.ArgumentParser(description='Train a tiny GPT on a text file, one document '
                                      'per line, then sample from it.', epilog=LOAD_RULES)
@@ -376,8 +356,7 @@ def parse_options(argv):  # {name: value} of the options given, and of no other
             default = f' (default: {option.default})' if option.default not in (None, '') else ''
             parser.add_argument('--' + name, metavar=option.metavar, type=option.type,
                                 help=option.help + default)
-    parser.print_help = functools.partial(print, parser.format_help(), end='')  # argparse's
-    # own print_help() hides a failure to write it
+    parser.print_help = functools.partial(print, parser.format_help(), end='')  # failing aloud
     return {name: value for name, value in vars(parser.parse_args(argv)).items()
             if value is not None}
 
@@ -397,17 +376,14 @@ def configure(argv):  # the options given, else the checkpoint's (--load), else 
     if config.save:
         check_save(config)
     return config, saved
-
 def keep_saved_settings(given, saved_settings, path):  # with --load, the run is the file's
     for name, value in saved_settings.items():
         only_samples = name == 'num_steps' and given.get(name) == 0
         if name in given and name != 'seed' and not only_samples:
             hint = ', or pass --num_steps=0 to only sample' if name == 'num_steps' else ''
             fail(f'--{name} comes from {path} (which says {shown(value)}); leave it out{hint}')
-
 def heads_divide(config):  # every head gets the same number of dimensions
     return config.n_embd % config.n_head == 0
-
 def check_settings(config):  # what no option can tell alone, checked before any work
     if not heads_divide(config):
         fail(f'--n_embd={config.n_embd} must be divisible by --n_head={config.n_head}, '
@@ -424,15 +400,11 @@ def memory_here():  # the bytes this process may use, where the system says: its
     sizes = []      # less under a limit (ulimit); None where it says neither (Windows)
     if hasattr(os, 'sysconf') and 'SC_PHYS_PAGES' in os.sysconf_names:
         sizes.append(os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES'))
-    try:
+    with contextlib.suppress(ImportError):  # POSIX only
         import resource
-        sizes += [resource.getrlimit(getattr(resource, name))[0]
-                  for name in ('RLIMIT_AS', 'RLIMIT_DATA') if hasattr(resource, name)]
-    except ImportError:
-        pass
-    sizes = [size for size in sizes if size > 0]  # RLIM_INFINITY is -1
-    return min(sizes) if sizes else None
-
+        sizes += [resource.getrlimit(resource.RLIMIT_AS)[0],
+                  resource.getrlimit(resource.RLIMIT_DATA)[0]]
+    return min([size for size in sizes if size > 0], default=None)  # RLIM_INFINITY is -1
 def gib(size):  # bytes in GiB, rounded, for a message
     return f'{(size + 2**29) // 2**30:,}'
 
@@ -441,13 +413,11 @@ def read_docs(path):
     hint = 'pass --input=FILE with a text file, one document per line'
     if not os.path.exists(path):
         fail(f'{path} does not exist; {hint}')
-    mode = os.stat(path).st_mode
-    if stat.S_ISDIR(mode):
-        fail(f'{path} is a directory; {hint}')
-    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
-        fail(f'{path} is a device, not a file; {hint}')  # /dev/zero would never end
+    mode = os.stat(path).st_mode  # a device (/dev/zero) would never end, a FIFO would wait
     if not stat.S_ISREG(mode):
-        fail(f'{path} is not a regular file; {hint}')  # a FIFO would wait for a writer
+        kind = 'a directory' if stat.S_ISDIR(mode) else 'a device, not a file' if \
+            stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else 'not a regular file'
+        fail(f'{path} is {kind}; {hint}')
     try:  # a size of 0: empty, or a file of /proc, which has no end to read to
         docs = load_docs(path) if os.path.getsize(path) else []
     except UnicodeDecodeError:
@@ -482,11 +452,9 @@ def read_dataset(config, saved):  # the documents to train on, the held-out ones
         fail(f'--holdout={config.holdout} leaves no document to train on; hold out fewer')
     return training, held_out, {'path': os.path.abspath(config.input),
                                 'num_docs': len(training), 'sha256': digest}
-
 def dataset_digest(docs):  # imported here: hashlib costs every run that imports it 3 MB
     import hashlib
     return hashlib.sha256('\n'.join(docs).encode()).hexdigest()
-
 def download_names(path):
     import hashlib, http.client, urllib.request  # only here: they cost every other run memory
     print_error(f'microgpt.py: {path} is missing; downloading the names list from {NAMES_URL}')
@@ -511,7 +479,6 @@ def signals_held():  # a stop signal waits meanwhile, where the system can hold 
         yield
     finally:
         signal.pthread_sigmask(signal.SIG_SETMASK, held)
-
 def temporary_beside(target):  # (fd, name) of a new file, named short to fit where target fits
     return tempfile.mkstemp(dir=os.path.dirname(target), prefix='microgpt-', suffix='.part')
 
@@ -531,7 +498,6 @@ def write_whole(path, data):  # the file is whole, or as it was
         except OSError as e:  # the data is whole all the same: kept, and said where
             fail(f'could not put {path} in place ({e.strerror}); it is whole in {partial}: '
                  f'move it there yourself', status=1)
-
 def check_save(config):  # before training, tried the way save() will write it
     path, hint = config.save, 'name another file'
     if os.path.basename(path) in ('', '.', '..'):  # newdir/ would become a file "newdir"
@@ -549,7 +515,6 @@ def check_save(config):  # before training, tried the way save() will write it
             os.remove(partial)
     except OSError as e:
         fail(f'--save {path} cannot be written ({e.strerror}); {hint}')
-
 def check_replaceable(path, target, config):  # only a checkpoint, and not the dataset
     hint = 'name another file'
     if not stat.S_ISREG(os.stat(target).st_mode):  # a device, a FIFO, a folder
@@ -565,31 +530,23 @@ def check_replaceable(path, target, config):  # only a checkpoint, and not the d
 def require(ok, why):  # one check of a checkpoint: a ValueError that says why
     if not ok:
         raise ValueError(why)
-
 def a_number(x):  # no text, no null, no NaN, no infinity, nothing a float cannot hold
-    require(type(x) is float and math.isfinite(x)
-            or type(x) is int and abs(x) <= sys.float_info.max, f'{shown(x)} is not a finite number')
+    require(type(x) in (int, float) and abs(x) <= sys.float_info.max,  # NaN fails it too
+            f'{shown(x)} is not a finite number')
     return float(x)
 def numbers(xs, n, why):  # a list of n numbers, counted before any is converted
     require(isinstance(xs, list) and len(xs) == n, why)
     return [a_number(x) for x in xs]
 
 def read_checkpoint(path):  # the run in a file written by --save, or a ValueError that says why
-    try:
-        require(stat.S_ISREG(os.stat(path).st_mode), 'it is not a regular file')
+    require(os.path.isfile(path) or not os.path.exists(path), 'it is not a regular file')
+    try:  # whatever the file holds, reading it fails in one of these ways at most
         with open(path, encoding='utf-8') as f:
-            text = f.read()
+            ck = json.load(f)
     except OSError as e:
         raise ValueError(f'it cannot be read ({e.strerror})')
     except UnicodeDecodeError:
         raise ValueError('it is not UTF-8 text')
-    except MemoryError:
-        raise ValueError('it is too big for the memory here')
-    return rebuild(parsed(text))
-
-def parsed(text):  # JSON, whatever it holds, or a ValueError that says why not
-    try:
-        return json.loads(text)
     except json.JSONDecodeError as e:  # a file cut short, too
         raise ValueError(f'it is not JSON, from line {e.lineno} column {e.colno} on')
     except (ValueError, OverflowError):  # a whole number of over 4300 digits (Python 3.11 on)
@@ -598,6 +555,7 @@ def parsed(text):  # JSON, whatever it holds, or a ValueError that says why not
         raise ValueError('its brackets nest deeper than Python can read')
     except MemoryError:
         raise ValueError('it is too big for the memory here')
+    return rebuild(ck)
 
 def check_entries(ck):  # the entries --save writes, and no other, in a fixed order
     require(isinstance(ck, dict) and ck.get('format') == CHECKPOINT_FORMAT,
@@ -613,7 +571,6 @@ def check_entries(ck):  # the entries --save writes, and no other, in a fixed or
         require(name in ck['settings'], f'it lacks the setting {shown(name)}')
     for name in sorted(ck['settings']):
         require(name in SAVED_SETTINGS, f'it holds an unknown setting {shown(name)}')
-
 def saved_setting(name, value):  # a setting from a checkpoint, checked by its option's type
     option = OPTIONS[name]
     kind = type(option.default)
@@ -623,7 +580,6 @@ def saved_setting(name, value):  # a setting from a checkpoint, checked by its o
         return option.type(str(value))
     except argparse.ArgumentTypeError as e:
         raise ValueError(f'its {name} {e}')
-
 def random_state(state):  # a state of Python's generator, as random.getstate() gives it
     require(isinstance(state, list) and len(state) == 3 and type(state[0]) is int
             and state[0] == 3 and isinstance(state[1], list) and len(state[1]) == 625
@@ -631,7 +587,6 @@ def random_state(state):  # a state of Python's generator, as random.getstate() 
             and (state[2] is None or type(state[2]) is float and math.isfinite(state[2])),
             "its random_state is not a state of Python's generator")
     return (3, tuple(state[1]), state[2])
-
 def matrix_shape(nout, nin, std=0.08):  # a matrix of init_state_dict(), as its size alone
     return nout, nin
 def model_shapes(vocab_size, config):  # {name: (rows, columns)} of the model, no weight drawn
@@ -641,7 +596,6 @@ def model_shapes(vocab_size, config):  # {name: (rows, columns)} of the model, n
         return init_state_dict(vocab_size, config)
     finally:
         matrix = lecture_matrix
-
 def count_weights(vocab_size, config):  # from numbers alone: one layer and two tell a layer's
     one, two = (sum(rows * columns for rows, columns in model_shapes(
         vocab_size, SimpleNamespace(**{**vars(config), 'n_layer': n_layer})).values())
@@ -689,13 +643,11 @@ def rebuild_weights(matrices, vocab_size, config):  # the state_dict, each matri
                 and all(isinstance(row, list) and len(row) == nin for row in rows),
                 f'its {name} is not the {shown(nout)} x {shown(nin)} matrix of its model')
     return {name: [[Value(a_number(x)) for x in row] for row in matrices[name]] for name in shapes}
-
 def load(path):
     try:
         return read_checkpoint(path)
     except ValueError as e:
         fail(f'--load {path} is not usable: {e}; pass a file written by --save')
-
 def checkpoint(run, config):  # all that sampling and going on need, as plain data
     return {'format': CHECKPOINT_FORMAT, 'version': CHECKPOINT_VERSION,
             'settings': {name: getattr(config, name) for name in SAVED_SETTINGS},
@@ -704,7 +656,6 @@ def checkpoint(run, config):  # all that sampling and going on need, as plain da
             'state_dict': {name: [[p.data for p in row] for row in mat]
                            for name, mat in run['state_dict'].items()},
             'adam_m': run['m'][:], 'adam_v': run['v'][:], 'random_state': random.getstate()}
-
 def checkpoint_text(ck):  # JSON with a line for each entry and for each row of a matrix
     to_json = functools.partial(json.dumps, allow_nan=False)
     entries = []
@@ -716,7 +667,6 @@ def checkpoint_text(ck):  # JSON with a line for each entry and for each row of 
             value = to_json(value)
         entries.append(f'{to_json(key)}: {value}')
     return '{\n' + ',\n'.join(entries) + '\n}\n'
-
 def save(path, ck):
     try:
         write_whole(path, checkpoint_text(ck).encode())
@@ -736,53 +686,39 @@ def new_run(config, tokenizer, dataset, longest):  # random weights, once known 
     m, v = init_adam(parameters(state_dict))
     return {'step': 0, 'losses': [], 'dataset': dataset, 'tokenizer': tokenizer,
             'state_dict': state_dict, 'm': m, 'v': v}
-
 def resume_command(config):  # what goes on from the checkpoint in config.save, as this run
     words = [os.path.basename(sys.executable), sys.argv[0], '--load=' + config.save,
              '--save=' + config.save]
     words += [f'--{name}={getattr(config, name)}' for name in SAMPLING_OPTIONS  # not saved
               if getattr(config, name) != OPTIONS[name].default]
-    if config.reseed is not None:
-        words.append(f'--seed={config.reseed}')
-    if config.report:
-        words.append('--report')
+    words += [f'--seed={config.reseed}'] if config.reseed is not None else []
+    words += ['--report'] if config.report else []
     return ' '.join(shlex.quote(word) for word in words)
-
 def stop_on_signal(signum, frame):  # the first signal stops the run; those after it wait
     if hasattr(signal, 'pthread_sigmask'):  # for the exit, which drops them, and one on its
         signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)  # way finds a stop under way:
     for each in STOP_SIGNALS:  # the save it starts is finished, its status the exit's
         signal.signal(each, signal_during_stop)
     raise KeyboardInterrupt(signum)
-
 def signal_during_stop(signum, frame):  # not SIG_IGN: one already on its way would be said
     pass                                # to be "ignored due to race condition" on stderr
 
-def end_progress_line():  # stdout may be gone (a closed pipe): the message that follows is not
-    try:
+def end_progress_line():  # stdout may be gone (a closed pipe): the message that follows is
+    with contextlib.suppress(OSError):  # still said, and the failure to write is said no more
         print()
-    except OSError:  # said once more at the exit, after the message
-        pass
-
 def interrupted(stop, note=''):  # exits as a shell reports a process that a signal stopped
     end_progress_line()
     signum = stop.args[0] if stop.args else signal.SIGINT  # stop_on_signal() passes its signal
     by = '' if signum == signal.SIGINT else f' by {signal.Signals(signum).name}'
     print_error(f'microgpt.py: interrupted{by}{note}')
     sys.exit(128 + signum)
-
 def diverged(why, config):
     end_progress_line()
     fail(f'{why}; try a smaller --learning_rate than {config.learning_rate}')
-def frames(error):  # the frames an exception came up through, down to where it was raised
-    tb = error.__traceback__
-    while tb:
-        yield tb.tb_frame
-        tb = tb.tb_next
 def left_the_floats(error):  # an overflow, or a math function that refuses a number inside
     operations = [getattr(op, '__code__', None) for op in vars(Value).values()]  # Value (in
     return isinstance(error, OverflowError) or any(  # words that vary with Python's version)
-        frame.f_code in operations for frame in frames(error))
+        frame.f_code in operations for frame, _ in traceback.walk_tb(error.__traceback__))
 
 def checked_step(docs, step, run, config):  # train_step(), or one line if training diverged
     try:
@@ -800,11 +736,9 @@ def checked_step(docs, step, run, config):  # train_step(), or one line if train
     if (config.save or step + 1 == config.num_steps) and not finite(run):  # after a finite loss
         diverged(f'training diverged at step {step + 1} (the weights are no longer finite)', config)
     return loss
-
 def finite(run):  # every weight and Adam's buffers: what a checkpoint and sampling need
     weights = [p.data for mat in run['state_dict'].values() for row in mat for p in row]
     return all(math.isfinite(x) for x in weights + run['m'] + run['v'])
-
 def broke_down(why, step, run, config):  # after a finite loss, the learning rate's doing
     if run['losses']:
         diverged(f'training diverged at step {step + 1} ({why})', config)
@@ -828,8 +762,8 @@ def train_and_save(docs, held_out, run, config):  # a stop, or too little memory
         if config.save:
             save(config.save, run['last_whole'])
     except (KeyboardInterrupt, MemoryError, OSError) as stop:  # it may land in mid-update
-        if not config.save or isinstance(stop, OSError) and not stdout_failed(stop):
-            raise
+        if not config.save or isinstance(stop, OSError) and stop.filename is not None:
+            raise  # an OSError with no file's name is stdout's (see script())
         traceback.clear_frames(stop.__traceback__)  # the step's graph is let go before the save
         save(config.save, run['last_whole'])  # no second signal can stop it now
         note = (f"; step {run['last_whole']['step']} of {config.num_steps} is saved in "
@@ -841,7 +775,6 @@ def train_and_save(docs, held_out, run, config):  # a stop, or too little memory
              + note, status=1)
     if held_out and run['losses']:
         print_held_out_loss('\n', run, held_out, config, end='')
-
 def print_interim_loss(run, held_out, config):  # at each tenth of the run, on a small share
     window = tenth(config.num_steps)
     if held_out and run['step'] % window == 0 and run['step'] < config.num_steps:
@@ -855,7 +788,6 @@ def check_scores(run, config):  # the first scores that sampling draws from, fin
     if not all(math.isfinite((logit / config.temperature).data) for logit in logits):  # as
         fail(f'--temperature={config.temperature} is so small that the scores overflow; '
              f'try one nearer 1')                                                     # sample()
-
 def scores_not_finite(config):  # whose doing: the training's, or the file's
     if config.train:
         diverged('the weights no longer give finite scores: training diverged', config)
@@ -869,18 +801,17 @@ def show_samples(run, docs, held_out, config):  # with --report, known ones are 
     try:
         print_samples(marked(sample(run['state_dict'], run['tokenizer'], config), known, marks)
                       for _ in range(config.num_samples))  # each printed as it is drawn
-    except ValueError as error:  # from Python 3.10 on, random.choices() refuses scores that are
-        if not any(frame.f_globals['__name__'] == 'random' for frame in frames(error)):  # not
-            raise  # finite, as they may be after the first position (see check_scores())
+    except ValueError as error:  # Python 3.10 on: random.choices() refuses scores that are not
+        if not any(frame.f_globals['__name__'] == 'random'  # finite, as they may be after the
+                   for frame, _ in traceback.walk_tb(error.__traceback__)):  # first position
+            raise
         scores_not_finite(config)
     if config.report:
         print(f"of {len(marks)} samples, {marks.count('in the training set')} are in the training"
               f" set, {marks.count('held out')} are held out, {marks.count(None)} are new")
-
 def marked(text, known, marks):  # the sample, and with --report what it is
     marks.append(known.get(text))
     return text + (f'  ({marks[-1]})' if marks[-1] else '')
-
 # The instruments, each off by default: --holdout, --report and --gradcheck
 def tenth(num_steps):  # a tenth of a run, rounded up: the window of --report and --holdout
     return max(1, (num_steps + 9) // 10)
@@ -889,7 +820,6 @@ def mean(xs):  # summed exactly, then divided; a sum beyond the floats (a file's
         return math.fsum(xs) / len(xs)
     except OverflowError:
         return math.fsum(x / len(xs) for x in xs)
-
 def print_held_out_loss(start, run, held_out, config, end='\n'):
     held = [doc_loss(encode(doc, run['tokenizer']), run['state_dict'], config).data
             for doc in held_out]  # a forward pass alone: no backward()
@@ -897,7 +827,6 @@ def print_held_out_loss(start, run, held_out, config, end='\n'):
     documents = 'document' if len(held) == 1 else 'documents'
     print(f'{start}held-out loss {mean(held):.4f} on {len(held)} {documents}; training loss '
           f'{mean(recent):.4f} (mean of the last {len(recent)} steps)', end=end)
-
 def print_curve(losses):  # the mean of each tenth of the run: the trend, through the noise
     size = tenth(len(losses))
     means = [mean(losses[i:i + size]) for i in range(0, len(losses), size)]
@@ -919,7 +848,6 @@ def disagreement(grad, f, weights, direction, h, scale=0.0):  # grad against f()
     if grad == quotient:
         return 0.0
     return abs(grad - quotient) / max(abs(grad), abs(quotient), scale)
-
 def op_errors(op):  # op on both sides of 0, alone or beside a Value or a plain number
     points, plain, errors = (-1.5, -0.6, 0.4, 0.9, 1.7), (-2, -1, -0.5, 0.5, 1.5, 2, 3), []
     for args in [[Value(x), *other] for x in points  # powers take the plain numbers
@@ -934,12 +862,10 @@ def op_errors(op):  # op on both sides of 0, alone or beside a Value or a plain 
         except (TypeError, ValueError, ZeroDivisionError, OverflowError):
             pass  # another number of operands, a Value for a plain number, outside its domain
     return errors
-
 def few_docs_loss(docs, tokenizer, state_dict, config):  # what --gradcheck differentiates
     return total([doc_loss(encode(doc, tokenizer), state_dict, config) for doc in docs[:3]])
 def gradient_size(weights):  # the length of their gradient
     return math.sqrt(math.fsum(p.grad * p.grad for p in weights))
-
 def matrix_error(mat, loss, rng, tolerance, least):  # the loss along a random direction in mat
     weights = [p for row in mat for p in row]
     direction = [rng.choice((-1, 1)) for _ in weights]
@@ -976,8 +902,7 @@ def gradcheck(docs, tokenizer, state_dict, config, tolerance=1e-6):  # returns t
     print('all agree' if not wrong else 'disagree: ' + ', '.join(wrong))
     return 1 if wrong else 0
 
-def main(argv=()):
-    """One run, as the lecture's run() tells it, with the program's concerns around it."""
+def main(argv=()):  # one run, as the lecture's run() tells it, with the program's concerns
     config, saved = configure(argv)
     docs, held_out, dataset = read_dataset(config, saved)
     tokenizer = saved['tokenizer'] if saved else build_tokenizer(docs + held_out)
@@ -1018,27 +943,22 @@ def script(argv):  # main() as a command: whatever stops it, in one line
         traceback.clear_frames(error.__traceback__)  # the graph is let go: the message fits
         end_progress_line()
         fail('out of memory; try a smaller model (--n_embd, --n_layer, --block_size) or dataset')
-    except OSError as error:
-        if not stdout_failed(error):
+    except OSError as error:  # each file the program names says its own errors where it is
+        if error.filename is not None:  # read or written: one with no file's name is stdout's
             raise
         fail(f'cannot write the output ({error.strerror})', status=1)
-
-def stdout_failed(error):  # each file the program names says its own errors where it is read
-    if error.filename is not None:  # or written: an OSError with no file's name is stdout's
-        return False
-    with contextlib.suppress(io.UnsupportedOperation):  # what stdout holds now goes nowhere,
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # so the exit cannot
-    return True                                                          # fail on it again
-
 def exit_status(status):  # stdout flushed here, where a failure to write can still be said
     try:
         if sys.stdout:
             sys.stdout.flush()
-    except OSError as error:
-        if stdout_failed(error) and status == 0:  # a stop or a divergence keeps its own
-            print_error(f'microgpt.py: error: cannot write the output ({error.strerror})')
-            return 1
-    return status
+        return status
+    except OSError as error:  # what it holds goes nowhere, or the exit would fail on it again
+        with contextlib.suppress(io.UnsupportedOperation):  # a stdout with no file (IDLE's)
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        if status:  # a stop or a divergence keeps its own status and line
+            return status
+        print_error(f'microgpt.py: error: cannot write the output ({error.strerror})')
+        return 1
 
 if __name__ == '__main__':
     if sys.version_info < (3, 8):  # the file still parses on 3.6 and 3.7, so it can say so

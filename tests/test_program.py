@@ -283,7 +283,8 @@ class SaveNames(ProgramTestCase):
 
 class Devices(ProgramTestCase):
     def test_a_block_device_is_no_dataset(self):
-        with mock.patch.object(microgpt.stat, 'S_ISBLK', return_value=True):
+        with mock.patch.object(microgpt.stat, 'S_ISREG', return_value=False), \
+                mock.patch.object(microgpt.stat, 'S_ISBLK', return_value=True):
             self.assertRefused(run_main('--input', self.names, *TINY), 'is a device')
 
 
