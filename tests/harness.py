@@ -233,3 +233,61 @@ def unprivileged():
         if probe.returncode == 0:
             return python, drop_root
     return None
+
+
+# Where students run Python: what each place lacks, taken away before the script runs as
+# __main__ (as IDLE's Run Module and Jupyter's %run run it)
+PLACES = {
+    # Windows: no SIGHUP, no signal masks, no resource limits, no sysconf, pathconf, uids
+    'windows': '''
+import os, signal
+for module, name in ((signal, 'SIGHUP'), (signal, 'pthread_sigmask'), (os, 'sysconf'),
+                     (os, 'pathconf'), (os, 'geteuid'), (os, 'getuid')):
+    if hasattr(module, name):
+        delattr(module, name)
+sys.modules['resource'] = None
+''',
+    # IDLE: a stdout that writes text, with neither reconfigure() nor a file descriptor
+    'idle': '''
+import io
+class Shell(io.TextIOBase):
+    encoding = 'utf-8'
+    def __init__(self, buffer):
+        self.buffer_ = buffer
+    def write(self, text):
+        self.buffer_.write(text.encode('utf-8'))
+        return len(text)
+    def flush(self):
+        self.buffer_.flush()
+sys.stdout = Shell(sys.stdout.buffer)
+''',
+    # Python 3.14 and on: math's domain errors in other words than "math domain error"
+    'python 3.14': '''
+import math
+def reworded(function):
+    def call(*args):
+        try:
+            return function(*args)
+        except ValueError:
+            raise ValueError(f'expected a positive input, got {args[0]!r}') from None
+    return call
+for name in ('log', 'pow', 'sqrt', 'exp'):
+    setattr(math, name, reworded(getattr(math, name)))
+''',
+}
+PLACE_DRIVER = '''\
+import runpy, sys
+{place}
+sys.argv = {argv!r}
+runpy.run_path(sys.argv[0], run_name='__main__')
+'''
+
+
+def run_in_place(place, *args, cwd=None):
+    """The script as __main__ in a new interpreter, as it runs in `place` (a key of
+    PLACES): its exit status, stdout as bytes, and stderr as text."""
+    driver = PLACE_DRIVER.format(place=PLACES[place], argv=[SCRIPT, *args])
+    result = subprocess.run([sys.executable, '-c', driver], cwd=cwd, timeout=600,
+                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    return result.returncode, result.stdout, result.stderr.decode('utf-8', 'replace')
