@@ -438,8 +438,24 @@ class Output(CommandLineTestCase):
                 self.assertEqual(stderr_lines(result), ['microgpt.py: error: cannot write the '
                                                         'output (No space left on device)'])
 
+    @unittest.skipUnless(os.path.exists('/dev/full'), 'no /dev/full here')
+    def test_help_on_a_full_disk_is_an_error_in_one_line(self):
+        with open('/dev/full', 'wb') as full:
+            result = run_script('--help', stdout=full, env=self.BUFFERING[0])
+        self.assertEqual((result.returncode, stderr_lines(result)), (1, [
+            'microgpt.py: error: cannot write the output (No space left on device)']))
+
+    @unittest.skipUnless(os.path.exists('/dev/full'), 'no /dev/full here')
+    def test_a_divergence_on_a_full_disk_keeps_its_status_and_its_one_line(self):
+        with open('/dev/full', 'wb') as full:  # buffered: the output fails at the exit
+            result = run_script('--learning_rate=1000', '--num_steps=20', stdout=full,
+                                env=self.BUFFERING[0])
+        self.assertEqual(result.returncode, 2)
+        [line] = stderr_lines(result)
+        self.assertIn('training diverged', line)
+
     @seconds
-    def test_a_reader_that_stops_early_is_not_an_error(self):
+    def test_a_reader_that_stops_early_ends_quietly_or_in_one_line(self):
         # like `python microgpt.py | head -n 1` or `| true`: the pipe closes after a
         # line, or at once, while the rest is coming, or after it all came
         for args, lines_read, env in itertools.product(
@@ -458,8 +474,8 @@ class Output(CommandLineTestCase):
                 err = proc.stderr.read()
                 proc.wait(timeout=60)
                 proc.stderr.close()
-                self.assertEqual(err, b'')
-                self.assertIn(proc.returncode, (0, 1))
+                self.assertIn((proc.returncode, err), [
+                    (0, b''), (1, b'microgpt.py: error: cannot write the output (Broken pipe)\n')])
 
 
 class Program(CommandLineTestCase):

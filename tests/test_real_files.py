@@ -1,0 +1,133 @@
+"""The program's defences never refuse a real file: whatever a dataset or a checkpoint
+holds that a run of the program can make, or a hand may write, it is read, or refused in
+one short line that says why; and nothing it reads changes what it writes or where."""
+import json
+import os
+import shutil
+import tempfile
+import unittest
+from unittest import mock
+
+import microgpt
+from tests.harness import run_main
+
+SMALL = ['--n_embd=4', '--n_head=1', '--block_size=8', '--num_samples=2']
+
+
+class Folder(unittest.TestCase):
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp()
+        self.addCleanup(shutil.rmtree, self.tmp)
+
+    def path(self, name):
+        return os.path.join(self.tmp, name)
+
+    def write(self, name, text):
+        with open(self.path(name), 'w', encoding='utf-8') as f:
+            f.write(text)
+        return self.path(name)
+
+    def assertRanWell(self, result):
+        status, stdout, stderr = result
+        self.assertEqual((status, stderr), (0, ''), stdout[-300:])
+        return stdout
+
+    def saved(self, *args):
+        """A checkpoint of a short run, as JSON, and its path."""
+        names = self.write('names.txt', 'anna\nbob\ncarl\n')
+        ck = self.path('ck.json')
+        self.assertRanWell(run_main('--input', names, *SMALL, '--num_steps=3', '--save', ck,
+                                    *args))
+        with open(ck, encoding='utf-8') as f:
+            return json.load(f), ck
+
+
+class RealFiles(Folder):
+    def test_unpaired_brackets_in_a_dataset_and_its_name_save_load_and_save_again(self):
+        names = self.write('names[old.txt', 'an[na\nbo}b\ncarl\n')
+        ck = self.path('ck[1.json')
+        self.assertRanWell(run_main('--input', names, *SMALL, '--num_steps=2', '--save', ck))
+        self.assertRanWell(run_main('--load', ck, '--num_steps=0', '--save', ck))
+        with open(ck, encoding='utf-8') as f:
+            ck_text = f.read()  # and on to a longer run, as if stopped halfway
+        self.write('ck[1.json', ck_text.replace('"num_steps": 2', '"num_steps": 4'))
+        self.assertIn('step    4 /    4', self.assertRanWell(run_main('--load', ck, '--save', ck)))
+
+    def test_a_setting_of_2500_digits_is_refused_in_a_short_line(self):
+        ck, path = self.saved()
+        ck['settings']['n_embd'] = 10 ** 2500
+        with open(path, 'w', encoding='utf-8') as f:
+            json.dump(ck, f)
+        status, _, stderr = run_main('--load', path, '--num_steps=0')
+        self.assertEqual(status, 2)
+        self.assertLess(len(stderr), 300)
+
+    def test_losses_as_large_as_a_float_holds_show_their_curve(self):
+        ck, path = self.saved()
+        ck['losses'] = [1.7e308] * len(ck['losses'])
+        with open(path, 'w', encoding='utf-8') as f:
+            json.dump(ck, f)
+        stdout = self.assertRanWell(run_main('--load', path, '--num_steps=0', '--report'))
+        self.assertEqual(stdout.count('| 1699999999'), len(ck['losses']))
+
+    def test_a_negative_loss_is_refused(self):
+        ck, path = self.saved()
+        ck['losses'][0] = -0.5
+        with self.assertRaises(ValueError) as caught:
+            microgpt.rebuild(ck)
+        self.assertIn('negative', str(caught.exception))
+
+    def test_a_file_the_program_saved_loads_with_no_more_memory_than_its_size(self):
+        _, path = self.saved()  # parsing JSON takes many times the file's size
+        with mock.patch.object(microgpt, 'memory_here', return_value=os.path.getsize(path)):
+            self.assertRanWell(run_main('--load', path, '--num_steps=0'))
+
+
+if __name__ == '__main__':
+    unittest.main()
+
+
+class NothingUnloadableIsWritten(Folder):
+    def test_weights_that_turn_to_nan_after_the_last_finite_loss_are_a_divergence(self):
+        names = self.write('names.txt', 'anna\nbob\ncarl\n')
+        ck = self.path('x.json')
+
+        def nan_weights(docs, step, tokenizer, state_dict, m, v, config):  # a finite loss,
+            for row in state_dict[next(iter(state_dict))]:                  # then no weights
+                row[0].data = float('nan')
+            return 2.5
+        with mock.patch.object(microgpt, 'train_step', nan_weights):
+            status, _, stderr = run_main('--input', names, *SMALL, '--num_steps=2', '--save', ck)
+        self.assertEqual(status, 2)
+        self.assertIn('training diverged at step 1', stderr)
+        self.assertEqual(stderr.count('\n'), 1)
+        self.assertFalse(os.path.exists(ck))
+
+    def test_running_out_of_memory_mid_run_keeps_the_last_whole_step(self):
+        names = self.write('names.txt', 'anna\nbob\ncarl\n')
+        ck = self.path('x.json')
+        with mock.patch.object(microgpt, 'train_step', side_effect=[2.5, 2.4, MemoryError]):
+            status, _, stderr = run_main('--input', names, *SMALL, '--num_steps=5', '--save', ck)
+        self.assertEqual(status, 1)
+        self.assertIn(f'out of memory; step 2 of 5 is saved in {ck}; go on with: ', stderr)
+        self.assertEqual(stderr.count('\n'), 1)
+        self.assertEqual(microgpt.read_checkpoint(ck)['step'], 2)
+
+
+class MemoryBeforeTheWork(Folder):
+    def test_attention_over_a_long_context_counts_in_the_memory_a_model_needs(self):
+        # the same model as below, on documents that fill its context: refused before training
+        docs = self.write('long.txt', 'ab' * 300 + '\n' + 'ba' * 300 + '\n')
+        with mock.patch.object(microgpt, 'memory_here', return_value=4 * 2 ** 30), \
+                mock.patch.object(microgpt, 'train_step', side_effect=AssertionError('trained')):
+            status, _, stderr = run_main('--input', docs, '--n_embd=16', '--n_head=4',
+                                         '--n_layer=8', '--block_size=400', '--num_steps=1')
+        self.assertEqual(status, 2)
+        self.assertIn('GiB of memory to train', stderr)
+
+    def test_a_context_longer_than_any_document_costs_nothing_more(self):
+        docs = self.write('short.txt', 'ab\nba\n')
+        with mock.patch.object(microgpt, 'memory_here', return_value=4 * 2 ** 30):
+            self.assertRanWell(run_main('--input', docs, '--n_embd=16', '--n_head=4',
+                                        '--n_layer=8', '--block_size=400', '--num_steps=1',
+                                        '--num_samples=0'))
