@@ -291,14 +291,18 @@ def whole_number(least):  # an argparse type: a whole number, `least` or more
             raise argparse.ArgumentTypeError(f'must be at least {least}, got {shown(number)}')
         return number
     return parse
-def positive_number(text):  # an argparse type: a finite number above 0
+def finite_number(text):  # an argparse type: a number that a checkpoint can record
     try:
         number = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f'invalid number value: {shown(text)}')
-    if not 0 < number < math.inf:
-        raise argparse.ArgumentTypeError(f'must be a finite number above 0, got {shown(text)}')
+    if not math.isfinite(number):
+        raise argparse.ArgumentTypeError(f'must be a finite number, got {shown(text)}')
     return number
+def positive_number(text):  # an argparse type: a finite number above 0
+    if not finite_number(text) > 0:
+        raise argparse.ArgumentTypeError(f'must be a finite number above 0, got {shown(text)}')
+    return float(text)
 def file_name(text):  # an argparse type: any name but the empty one
     if not text:
         raise argparse.ArgumentTypeError('needs a file name, not an empty one')
@@ -313,19 +317,18 @@ SETTING_OPTIONS = {  # the lecture's settings as options; their defaults are the
     'block_size': option_row(whole_number(1), 'N', 'longest context; longer documents are cut'),
     'n_head': option_row(whole_number(1), 'N', 'attention heads, each n_embd // n_head wide'),
     'learning_rate': option_row(positive_number, 'X', "Adam's first step size; it falls to 0"),
-    'num_steps': option_row(whole_number(0), 'N', 'training steps, a document each; 0: none'),
+    'num_steps': option_row(whole_number(0), 'N', 'training steps; 0 only samples'),
     'temperature': option_row(positive_number, 'X', 'below 1 plays safe, above 1 takes chances'),
     'num_samples': option_row(whole_number(0), 'N', 'how many new documents to invent'),
     'prompt': option_row(str, 'TEXT', 'every sample starts with TEXT, which the model reads')}
-METAVARS = {int: 'N', float: 'X', str: 'TEXT'}  # a setting a student adds is an option too
+ADDED = {int: (whole_number(-math.inf), 'N'), float: (finite_number, 'X'), str: (str, 'TEXT')}
 OPTIONS = {'input': option_row(file_name, 'FILE', 'UTF-8 text file, one document per line; the '
                                'names list, the default, is downloaded if missing', DEFAULT_INPUT)}
 for name, default in vars(settings).items():
     if name in SETTING_OPTIONS:
         OPTIONS[name] = SimpleNamespace(**{**vars(SETTING_OPTIONS[name]), 'default': default})
-    elif type(default) in METAVARS:
-        OPTIONS[name] = option_row(type(default), METAVARS[type(default)],
-                                   'a setting of the lecture', default)
+    elif type(default) in ADDED:  # a setting a student adds is an option too
+        OPTIONS[name] = option_row(*ADDED[type(default)], 'a setting of the lecture', default)
 OPTIONS.update(  # the type bool makes a flag
     save=option_row(file_name, 'FILE', 'keep the model and the run in FILE (JSON) at the end, '
                     'or when Ctrl-C stops it'),
@@ -382,10 +385,8 @@ def keep_saved_settings(given, saved_settings, path):  # with --load, the run is
         if name in given and name != 'seed' and not only_samples:
             hint = ', or pass --num_steps=0 to only sample' if name == 'num_steps' else ''
             fail(f'--{name} comes from {path} (which says {shown(value)}); leave it out{hint}')
-def heads_divide(config):  # every head gets the same number of dimensions
-    return config.n_embd % config.n_head == 0
 def check_settings(config):  # what no option can tell alone, checked before any work
-    if not heads_divide(config):
+    if config.n_embd % config.n_head:  # every head gets the same number of dimensions
         fail(f'--n_embd={config.n_embd} must be divisible by --n_head={config.n_head}, '
              f'so that every head gets the same number of dimensions')
     if math.isinf(1 / config.temperature):
@@ -572,8 +573,7 @@ def check_entries(ck):  # the entries --save writes, and no other, in a fixed or
     for name in sorted(ck['settings']):
         require(name in SAVED_SETTINGS, f'it holds an unknown setting {shown(name)}')
 def saved_setting(name, value):  # a setting from a checkpoint, checked by its option's type
-    option = OPTIONS[name]
-    kind = type(option.default)
+    option, kind = OPTIONS[name], type(OPTIONS[name].default)
     require(type(value) is kind or (type(value), kind) == (int, float),  # 1 for 1.0 is fine
             f'its {name} is {shown(value)}, not of type {kind.__name__}')
     try:
@@ -606,7 +606,7 @@ def rebuild(ck):  # the run in a parsed checkpoint, every part checked, its mode
     check_entries(ck)
     named = {name: saved_setting(name, ck['settings'][name]) for name in SAVED_SETTINGS}
     config = SimpleNamespace(**{**vars(settings), **named})
-    require(heads_divide(config), 'its n_embd is not divisible by its n_head')
+    require(config.n_embd % config.n_head == 0, 'its n_embd is not divisible by its n_head')
     step, vocab, dataset = ck['step'], ck['vocab'], ck['dataset']
     require(type(step) is int and 0 <= step <= named['num_steps'],
             f'its step, {shown(step)}, is not a step of its run')

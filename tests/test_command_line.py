@@ -124,6 +124,8 @@ class BadInput(CommandLineTestCase):
             ('a tab inside a line', ['--input', self.dataset('ana\nmary\tann\n', name='tab.txt')],
              ['tab.txt', "'\\t'", 'cannot be printed']),
             ('a device', ['--input', os.devnull], [os.devnull, 'device']),
+            *[('a file of /proc, with no size to read to', ['--input', '/proc/version'],
+               ['/proc/version', 'no documents'])] * os.path.exists('/proc/version'),
         ]:
             with self.subTest(what):
                 self.assertRefused(args, *words)
@@ -151,7 +153,7 @@ class BadInput(CommandLineTestCase):
             (['--temperature=0'], ['--temperature', 'above 0']),
             (['--temperature=-1'], ['--temperature', 'above 0']),
             (['--learning_rate=0'], ['--learning_rate', 'above 0']),
-            (['--learning_rate=nan'], ['--learning_rate', 'above 0']),
+            (['--learning_rate=nan'], ['--learning_rate', 'finite']),
             (['--learning_rate=inf'], ['--learning_rate', 'finite']),
             (['--temperature=-inf'], ['--temperature', 'finite']),
             (['--temperature=1e-310'], ['--temperature=1e-310', 'overflows']),

@@ -89,6 +89,11 @@ class SaveAndLoad(CheckpointTestCase):
         self.assertTrue(all(type(x) is float for mat in ck['state_dict'].values()
                             for row in mat for x in row))
 
+    def test_the_file_is_text_whose_every_line_ends_in_a_line_break(self):
+        run_main('--num_steps=1', *SMALL, '--save', self.path('ck.json'))
+        with open(self.path('ck.json'), 'rb') as f:
+            self.assertTrue(f.read().endswith(b'}\n'))
+
     def test_load_gives_back_every_weight_and_adam_buffer_exactly(self):
         # a model trained in this process, saved by main(), loaded by main()'s loader
         record = {}
