@@ -21,7 +21,7 @@ settings = SimpleNamespace(
 )
 
 # Dataset: documents, one per line of a text file (here, one name per line)
-def load_docs(path):  # the non-blank lines, stripped, in file order
+def load_docs(path):  # each line a document: the model learns what documents look like
     with open(path, encoding='utf-8-sig') as f:
         return [line.strip() for line in f if line.strip()]
 
@@ -75,11 +75,11 @@ class Value:
                     build_topo(child)
                 topo.append(v)
         build_topo(self)
-        del build_topo  # see the Notes: without this, the graph would outlive backward()
+        del build_topo  # housekeeping, not the algorithm (see the Notes)
         self.grad = 1  # then the chain rule, from the loss down to every weight
         for v in reversed(topo):
             for child, local_grad in zip(v._children, v._local_grads):
-                child.grad += local_grad * v.grad
+                child.grad += local_grad * v.grad  # +=: a Value used twice sums both paths
 
 def total(values):  # a0 + a1 + ... as one node;  d/da_i = 1
     data = 0
@@ -95,7 +95,7 @@ def dot(a, b):  # a0*b0 + a1*b1 + ... as one node, as a matmul is one operation
     return Value(data, tuple(children), tuple(local_grads))
 
 # Parameters: the model's knowledge, small random numbers at first, learned by training
-def matrix(nout, nin, std=0.08):
+def matrix(nout, nin, std=0.08):  # random, so that no two neurons start alike
     return [[Value(random.gauss(0, std)) for _ in range(nin)] for _ in range(nout)]
 def init_state_dict(vocab_size, config):
     n_embd = config.n_embd
@@ -146,7 +146,7 @@ def attention(x, pos_id, li, cache, state_dict, config):  # pos_id unused: RoPE 
 
 def mlp(x, li, state_dict, config):  # each position on its own: wider, a kink, narrower again
     x = linear(x, state_dict[f'layer{li}.mlp_fc1'])
-    x = [xi.relu() for xi in x]
+    x = [xi.relu() for xi in x]  # without it, the two linear layers would be one
     return linear(x, state_dict[f'layer{li}.mlp_fc2'])
 
 def gpt(token_id, pos_id, cache, state_dict, config):  # the scores of every next token
@@ -157,14 +157,14 @@ def gpt(token_id, pos_id, cache, state_dict, config):  # the scores of every nex
     for li in range(config.n_layer):
         x_residual = x  # 1) attention: gather what the earlier positions hold
         x = attention(rmsnorm(x), pos_id, li, cache, state_dict, config)
-        x = [a + b for a, b in zip(x, x_residual)]
+        x = [a + b for a, b in zip(x, x_residual)]  # added, not replaced: gradients flow back
         x_residual = x  # 2) MLP: think about what was gathered
         x = mlp(rmsnorm(x), li, state_dict, config)
         x = [a + b for a, b in zip(x, x_residual)]
     return linear(x, state_dict['lm_head'])
 
 # Training: a document's loss is the mean of -log(probability of the true next token)
-beta1, beta2, eps_adam = 0.85, 0.99, 1e-8  # how much of the past m and v keep; eps: no / 0
+beta1, beta2, eps_adam = 0.85, 0.99, 1e-8  # m, v keep 85%, 99% of their past; eps: no / 0
 
 def doc_loss(tokens, state_dict, config):
     n = min(config.block_size, len(tokens) - 1)  # a document longer than the context is cut
@@ -178,7 +178,7 @@ def doc_loss(tokens, state_dict, config):
 
 def init_adam(params):  # running means of each gradient (m) and of its square (v)
     return [0.0] * len(params), [0.0] * len(params)
-def adam_step(params, m, v, step, config):
+def adam_step(params, m, v, step, config):  # steps of about lr_t, whatever the gradient's size
     lr_t = config.learning_rate * (1 - step / config.num_steps)  # big steps first, small last
     # the bias corrections undo m's and v's pull towards their start at 0
     correction1, correction2 = 1 - math.pow(beta1, step + 1), 1 - math.pow(beta2, step + 1)
@@ -785,9 +785,8 @@ def check_scores(run, config):  # the first scores that sampling draws from, fin
     logits = gpt(run['tokenizer'].BOS, 0, kv_cache(config), run['state_dict'], config)
     if not all(math.isfinite(logit.data) for logit in logits):
         scores_not_finite(config)
-    if not all(math.isfinite((logit / config.temperature).data) for logit in logits):  # as
-        fail(f'--temperature={config.temperature} is so small that the scores overflow; '
-             f'try one nearer 1')                                                     # sample()
+    if not all(math.isfinite((logit / config.temperature).data) for logit in logits):  # as sample()
+        fail(f'--temperature={config.temperature} makes the scores overflow; try one nearer 1')
 def scores_not_finite(config):  # whose doing: the training's, or the file's
     if config.train:
         diverged('the weights no longer give finite scores: training diverged', config)

@@ -240,8 +240,8 @@ class CheckpointsThatAreNoModel(Folder):
         self.assertEqual(self.sample_loaded('--temperature=1e-300', scores=scores)[0], 0)
         status, _, stderr = self.sample_loaded('--temperature=1e-307', scores=scores)
         self.assertEqual(status, 2)
-        self.assertEqual(stderr, 'microgpt.py: error: --temperature=1e-307 is so small that the '
-                                 'scores overflow; try one nearer 1\n')
+        self.assertEqual(stderr, 'microgpt.py: error: --temperature=1e-307 makes the scores '
+                                 'overflow; try one nearer 1\n')
 
 
 class ALoadedFileThatBreaksDown(Folder):
