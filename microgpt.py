@@ -247,13 +247,11 @@ def run(config):
 # Notes: why the lecture is written as it is.
 # - The bits: it computes the original program's very numbers, on CPython 3.8 and newer
 #   and PyPy, as it keeps the original's operations in their order: -a is a * -1,
-#   a - b is a + (-b), a / b is a * b ** -1, the loss is (1 / n) * the sum.
-# - total() and dot() are one node where the original chains two-input additions: the
-#   same numbers added in the same order, in a loop (sum() of floats compensates its
-#   rounding from Python 3.12 on), the same gradient for each child; 7x as fast. dot()
-#   pairs its children (a0, b0, a1, ...) as the chain meets them: gradients add up alike.
-# - math.pow is C's pow() everywhere; PyPy computes x ** 2 as x * x, which rounds
-#   differently about once in a thousand. Adam's g ** 2 goes through it too.
+#   a - b is a + (-b), a / b is a * b ** -1, the loss is (1 / n) * the sum. math.pow is
+#   C's pow() everywhere, where PyPy's x ** 2 is x * x (Adam's g ** 2 too): rounded apart.
+# - total() and dot() are one node where the original chains two-input additions (7x as
+#   fast): the same numbers added in the same order, in a loop (sum() compensates its
+#   rounding from 3.12 on), each child's gradient in the same order (a0, b0, a1, ...).
 # - Nodes keep children and local derivatives as data, not closures: reference counting
 #   frees each step's graph, and the script pauses CPython's cycle collector (1.12x; PyPy
 #   needs it on). build_topo() refers to itself, a cycle that would hold the graph until
@@ -278,8 +276,7 @@ def fail(message, status=2):  # bad input is no crash
     print_error(f'microgpt.py: error: {message}')
     sys.exit(status)
 def shown(x):  # a value from a file or the command line, shown in a message of one short line
-    text = repr(x)
-    return text if len(text) <= 40 else text[:36] + '...'
+    return repr(x) if len(repr(x)) <= 40 else repr(x)[:36] + '...'
 
 # The command line: an option for each setting of the lecture, and the program's own
 def whole_number(least):  # an argparse type: a whole number, `least` or more
@@ -340,11 +337,9 @@ OPTIONS.update(  # the type bool makes a flag
 SAMPLING_OPTIONS = ('temperature', 'num_samples', 'prompt')  # each run of a checkpoint chooses
 SAVED_SETTINGS = [name for name in vars(settings)
                   if name in OPTIONS and name not in SAMPLING_OPTIONS] + ['holdout']
-LOAD_RULES = """With --load FILE, the model, the vocabulary and the run are FILE's: training
-goes on from the step FILE reached to its --num_steps, bit for bit as if it had
-never stopped, on the dataset FILE names (or --input, which must hold the same
-documents). The model options, --learning_rate and --holdout cannot change;
---num_steps=0 only samples, with no dataset; --seed draws other samples."""
+LOAD_RULES = """With --load FILE, the run is FILE's: it goes on to FILE's --num_steps as if it
+had never stopped, on the dataset FILE names (or the same documents in --input); its
+other settings cannot change. --num_steps=0 only samples; --seed draws other samples."""
 
 def usage_error(message):  # argparse's complaint in one line, not a usage dump
     fail(f'{message}; see --help')
@@ -463,11 +458,11 @@ def download_names(path):
     try:
         with urllib.request.urlopen(NAMES_URL, timeout=30) as response:
             content = response.read()
-        if hashlib.sha256(content).hexdigest() != NAMES_SHA256:
-            fail(f'{NAMES_URL} sent something other than the names list; {hint}')
-        write_whole(path, content)
     except (OSError, http.client.HTTPException) as e:
-        fail(f'could not download {NAMES_URL} to {path} ({e}); {hint}')
+        fail(f'could not download {NAMES_URL} ({getattr(e, "reason", e)}); {hint}')
+    if hashlib.sha256(content).hexdigest() != NAMES_SHA256:
+        fail(f'{NAMES_URL} sent something other than the names list; {hint}')
+    save(path, content)
 
 # Files written whole: a temporary file beside the target, renamed over it once complete
 @contextlib.contextmanager
@@ -505,6 +500,8 @@ def check_save(config):  # before training, tried the way save() will write it
         fail(f'--save {path} names a folder, not a file; {hint}')
     try:  # a missing folder, no permission, a name too long, a current folder that is gone
         target = os.path.realpath(path)  # as write_whole() sees it
+        if target == os.path.realpath(config.input):  # even one still to be downloaded
+            fail(f'--save {path} is the dataset; {hint}')
         if os.path.exists(target):
             check_replaceable(path, target, config)
         with signals_held():  # a new name is made and taken away; then a file beside it
@@ -520,17 +517,15 @@ def check_replaceable(path, target, config):  # only a checkpoint, and not the d
     hint = 'name another file'
     if not stat.S_ISREG(os.stat(target).st_mode):  # a device, a FIFO, a folder
         fail(f'--save {path} is not a regular file; {hint}')
-    if os.path.exists(config.input) and os.path.samefile(target, config.input):
-        fail(f'--save {path} is the dataset; {hint}')
     try:
         read_checkpoint(target)
-    except ValueError as e:
+    except argparse.ArgumentTypeError as e:
         fail(f'--save {path} would replace a file that is not a checkpoint ({e}); {hint}')
 
 # Checkpoints: a file is data, and may hold anything; each part is checked before use
-def require(ok, why):  # one check of a checkpoint: a ValueError that says why
+def require(ok, why):  # one check of a checkpoint, refused by an error that no bug raises
     if not ok:
-        raise ValueError(why)
+        raise argparse.ArgumentTypeError(why)
 def a_number(x):  # no text, no null, no NaN, no infinity, nothing a float cannot hold
     require(type(x) in (int, float) and abs(x) <= sys.float_info.max,  # NaN fails it too
             f'{shown(x)} is not a finite number')
@@ -539,23 +534,23 @@ def numbers(xs, n, why):  # a list of n numbers, counted before any is converted
     require(isinstance(xs, list) and len(xs) == n, why)
     return [a_number(x) for x in xs]
 
-def read_checkpoint(path):  # the run in a file written by --save, or a ValueError that says why
+def read_checkpoint(path):  # the run in a file written by --save, or the reason it is refused
     require(os.path.isfile(path) or not os.path.exists(path), 'it is not a regular file')
     try:  # whatever the file holds, reading it fails in one of these ways at most
         with open(path, encoding='utf-8') as f:
             ck = json.load(f)
     except OSError as e:
-        raise ValueError(f'it cannot be read ({e.strerror})')
+        raise argparse.ArgumentTypeError(f'it cannot be read ({e.strerror})')
     except UnicodeDecodeError:
-        raise ValueError('it is not UTF-8 text')
+        raise argparse.ArgumentTypeError('it is not UTF-8 text')
     except json.JSONDecodeError as e:  # a file cut short, too
-        raise ValueError(f'it is not JSON, from line {e.lineno} column {e.colno} on')
+        raise argparse.ArgumentTypeError(f'it is not JSON from line {e.lineno}, column {e.colno}')
     except (ValueError, OverflowError):  # a whole number of over 4300 digits (Python 3.11 on)
-        raise ValueError('it holds a number too long to read')
+        raise argparse.ArgumentTypeError('it holds a number too long to read')
     except RecursionError:
-        raise ValueError('its brackets nest deeper than Python can read')
+        raise argparse.ArgumentTypeError('its brackets nest deeper than Python can read')
     except MemoryError:
-        raise ValueError('it is too big for the memory here')
+        raise argparse.ArgumentTypeError('it is too big for the memory here')
     return rebuild(ck)
 
 def check_entries(ck):  # the entries --save writes, and no other, in a fixed order
@@ -579,7 +574,7 @@ def saved_setting(name, value):  # a setting from a checkpoint, checked by its o
     try:
         return option.type(str(value))
     except argparse.ArgumentTypeError as e:
-        raise ValueError(f'its {name} {e}')
+        raise argparse.ArgumentTypeError(f'its {name} {e}')
 def random_state(state):  # a state of Python's generator, as random.getstate() gives it
     require(isinstance(state, list) and len(state) == 3 and type(state[0]) is int
             and state[0] == 3 and isinstance(state[1], list) and len(state[1]) == 625
@@ -646,7 +641,7 @@ def rebuild_weights(matrices, vocab_size, config):  # the state_dict, each matri
 def load(path):
     try:
         return read_checkpoint(path)
-    except ValueError as e:
+    except argparse.ArgumentTypeError as e:
         fail(f'--load {path} is not usable: {e}; pass a file written by --save')
 def checkpoint(run, config):  # all that sampling and going on need, as plain data
     return {'format': CHECKPOINT_FORMAT, 'version': CHECKPOINT_VERSION,
@@ -656,20 +651,16 @@ def checkpoint(run, config):  # all that sampling and going on need, as plain da
             'state_dict': {name: [[p.data for p in row] for row in mat]
                            for name, mat in run['state_dict'].items()},
             'adam_m': run['m'][:], 'adam_v': run['v'][:], 'random_state': random.getstate()}
-def checkpoint_text(ck):  # JSON with a line for each entry and for each row of a matrix
+def checkpoint_text(ck):  # JSON, as bytes, with a line for each entry and each matrix row
     to_json = functools.partial(json.dumps, allow_nan=False)
-    entries = []
-    for key, value in ck.items():
-        if key == 'state_dict':
-            value = '{\n ' + ',\n '.join(f'{to_json(name)}: [\n  ' + ',\n  '.join(map(to_json, mat))
-                                         + ']' for name, mat in value.items()) + '}'
-        else:
-            value = to_json(value)
-        entries.append(f'{to_json(key)}: {value}')
-    return '{\n' + ',\n'.join(entries) + '\n}\n'
-def save(path, ck):
+    matrices = ',\n '.join(f'{to_json(name)}: [\n  ' + ',\n  '.join(map(to_json, mat)) + ']'
+                           for name, mat in ck['state_dict'].items())
+    entries = [f'{to_json(key)}: ' + ('{\n ' + matrices + '}' if key == 'state_dict'
+                                      else to_json(value)) for key, value in ck.items()]
+    return ('{\n' + ',\n'.join(entries) + '\n}\n').encode()
+def save(path, data):  # write_whole(), or a line that says why not
     try:
-        write_whole(path, checkpoint_text(ck).encode())
+        write_whole(path, data)
     except OSError as e:
         fail(f'could not save {path} ({e.strerror})', status=1)
 
@@ -693,6 +684,9 @@ def resume_command(config):  # what goes on from the checkpoint in config.save, 
               if getattr(config, name) != OPTIONS[name].default]
     words += [f'--seed={config.reseed}'] if config.reseed is not None else []
     words += ['--report'] if config.report else []
+    if os.name == 'nt':  # for cmd.exe, not a POSIX shell
+        import subprocess
+        return subprocess.list2cmdline(words)
     return ' '.join(shlex.quote(word) for word in words)
 def stop_on_signal(signum, frame):  # the first signal stops the run; those after it wait
     if hasattr(signal, 'pthread_sigmask'):  # for the exit, which drops them, and one on its
@@ -760,12 +754,12 @@ def train_and_save(docs, held_out, run, config):  # a stop, or too little memory
     try:
         train(docs, held_out, run, config)
         if config.save:
-            save(config.save, run['last_whole'])
+            save(config.save, checkpoint_text(run['last_whole']))
     except (KeyboardInterrupt, MemoryError, OSError) as stop:  # it may land in mid-update
         if not config.save or isinstance(stop, OSError) and stop.filename is not None:
             raise  # an OSError with no file's name is stdout's (see script())
         traceback.clear_frames(stop.__traceback__)  # the step's graph is let go before the save
-        save(config.save, run['last_whole'])  # no second signal can stop it now
+        save(config.save, checkpoint_text(run['last_whole']))  # no second signal can stop it now
         note = (f"; step {run['last_whole']['step']} of {config.num_steps} is saved in "
                 f"{config.save}; go on with: {resume_command(config)}")
         if isinstance(stop, KeyboardInterrupt):
@@ -962,11 +956,12 @@ def exit_status(status):  # stdout flushed here, where a failure to write can st
 if __name__ == '__main__':
     if sys.version_info < (3, 8):  # the file still parses on 3.6 and 3.7, so it can say so
         sys.exit(f'microgpt.py: error: needs Python 3.8 or newer, not {sys.version.split()[0]}')
+    handlers, collecting = {s: signal.getsignal(s) for s in STOP_SIGNALS}, gc.isenabled()
+    for signum, handler in handlers.items():
+        if handler != signal.SIG_IGN:  # as nohup leaves SIGHUP: ignored still
+            signal.signal(signum, stop_on_signal)
     if sys.implementation.name == 'cpython':
         gc.disable()  # see the Notes: the graph has no cycles to collect
-    for signum in STOP_SIGNALS:
-        if signal.getsignal(signum) != signal.SIG_IGN:  # as nohup leaves SIGHUP: ignored still
-            signal.signal(signum, stop_on_signal)
     if hasattr(sys.stdout, 'reconfigure'):  # not IDLE's, nor None (stdout closed)
         sys.stdout.reconfigure(encoding='utf-8')  # a dataset in any script prints anywhere
     try:
@@ -975,5 +970,10 @@ if __name__ == '__main__':
     except SystemExit as stopped:  # its line said already
         status = stopped.code
     status = exit_status(status)
+    if signal.getsignal(signal.SIGINT) is not signal_during_stop:  # no stop: as found, for
+        for signum, handler in handlers.items():                   # Jupyter's %run
+            signal.signal(signum, handler)
+        if collecting:
+            gc.enable()
     if status:  # not SystemExit(0), which IDLE and %run take as worth a word
         sys.exit(status)

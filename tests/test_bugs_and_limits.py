@@ -5,6 +5,7 @@ A bug is planted by replacing a lecture function in a small driver that imports
 microgpt (never by editing its text), so the traceback must name the driver's
 own line. Limits are checked from numbers alone: a model of any size setting is
 refused under a memory limit far below what building it would take."""
+import argparse
 import json
 import math
 import os
@@ -120,7 +121,7 @@ class ChecksInAFixedOrder(unittest.TestCase):
         ck.update(format=microgpt.CHECKPOINT_FORMAT, version=microgpt.CHECKPOINT_VERSION)
         for missing in microgpt.CHECKPOINT_KEYS[2:]:
             partial = {key: value for key, value in ck.items() if key != missing}
-            with self.subTest(missing), self.assertRaises(ValueError) as caught:
+            with self.subTest(missing), self.assertRaises(argparse.ArgumentTypeError) as caught:
                 microgpt.check_entries(partial)
             self.assertEqual(str(caught.exception), f'it lacks {missing!r}')
 
@@ -128,7 +129,7 @@ class ChecksInAFixedOrder(unittest.TestCase):
         ck = {key: {} for key in microgpt.CHECKPOINT_KEYS}
         ck.update(format=microgpt.CHECKPOINT_FORMAT, version=microgpt.CHECKPOINT_VERSION,
                   zeta=1, alpha=2, mu=3)
-        with self.assertRaises(ValueError) as caught:
+        with self.assertRaises(argparse.ArgumentTypeError) as caught:
             microgpt.check_entries(ck)
         self.assertEqual(str(caught.exception), "it holds an unknown 'alpha'")
 
@@ -194,7 +195,7 @@ class CheckpointsThatAreNoModel(Folder):
             hooks.extend(name for name, hook in kwargs.items() if hook is not None)
             return real_loads(text, **kwargs)
         with mock.patch.object(microgpt.json, 'loads', side_effect=loads), \
-                self.assertRaises(ValueError) as caught:
+                self.assertRaises(argparse.ArgumentTypeError) as caught:
             microgpt.read_checkpoint(path)
         self.assertIn('adam_m and adam_v are not', str(caught.exception))
         self.assertNotIn('parse_int', hooks)

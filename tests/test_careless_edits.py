@@ -3,6 +3,7 @@ through (found by a mutation run): each test pins one behaviour that such an edi
 breaks. They call main() or one of its helpers in this process on a tiny model,
 or start an interpreter for a moment (the script's signal handlers, bash for a
 quoted word), so that the module runs in about a second."""
+import argparse
 import contextlib
 import io
 import json
@@ -79,7 +80,7 @@ class CheckpointFolder(Folder):
         return json.loads(self.ck_text)
 
     def assertRebuildRefuses(self, ck, *words):
-        with self.assertRaises(ValueError) as caught:
+        with self.assertRaises(argparse.ArgumentTypeError) as caught:
             microgpt.rebuild(ck)
         for word in words:
             self.assertIn(word, str(caught.exception))
@@ -195,13 +196,13 @@ class TheDatasetAndVocabOfACheckpoint(CheckpointFolder):
 class BracketsOfACheckpoint(Folder):
     def test_a_bracket_inside_a_key_is_text_not_nesting(self):
         path = self.write('key.json', '{"[": 1}')
-        with self.assertRaises(ValueError) as caught:
+        with self.assertRaises(argparse.ArgumentTypeError) as caught:
             microgpt.read_checkpoint(path)
         self.assertEqual(str(caught.exception), 'it is not a microgpt checkpoint')
 
     def test_lists_nested_four_deep_as_a_checkpoint_s_rows_are_not_refused_for_nesting(self):
         path = self.write('four.json', '[[[[1]]]]')
-        with self.assertRaises(ValueError) as caught:
+        with self.assertRaises(argparse.ArgumentTypeError) as caught:
             microgpt.read_checkpoint(path)
         self.assertEqual(str(caught.exception), 'it is not a microgpt checkpoint')
 
@@ -214,11 +215,13 @@ class TheMatricesOfACheckpoint(CheckpointFolder):
         self.assertRebuildRefuses(ck, f'its wte is not the {len(rows)} x {len(rows[1])} matrix')
 
     def test_a_matrix_with_a_row_too_many_is_refused(self):
-        ck = self.ck()
-        rows = ck['state_dict']['wpe']
-        rows.append(rows[0])
-        self.assertRebuildRefuses(ck, f'its wpe is not the {len(rows) - 1} x {len(rows[0])} '
-                                      'matrix')
+        for name in self.ck()['state_dict']:  # each matrix of the model, whatever it holds
+            with self.subTest(name):
+                ck = self.ck()
+                rows = ck['state_dict'][name]
+                rows.append(rows[0])
+                self.assertRebuildRefuses(ck, f'its {name} is not the {len(rows) - 1} x '
+                                              f'{len(rows[0])} matrix')
 
     def test_a_matrix_written_as_a_number_is_refused(self):
         ck = self.ck()
@@ -292,22 +295,27 @@ class Signals(unittest.TestCase):
                 self.assertIsNone(handler(signum, None))  # no KeyboardInterrupt: the save goes on
 
     def handlers_once_started(self, ignored=()):
-        """The script's handler of SIGHUP, SIGINT and SIGTERM once it has started (on
-        --help), when it was started with the signals `ignored` ignored."""
+        """The script's handler of SIGHUP, SIGINT and SIGTERM while it runs (on --help), and
+        after it has run, when it was started with the signals `ignored` ignored."""
         code = textwrap.dedent('''
             import runpy, signal, sys
             ignored = [int(s) for s in sys.argv[2:]]
             for signum in (signal.SIGHUP, signal.SIGINT, signal.SIGTERM):
                 signal.signal(signum, signal.SIG_IGN if signum in ignored else signal.SIG_DFL)
+            def handler(signum):
+                h = signal.getsignal(signum)
+                names = {signal.SIG_IGN: 'ignored', signal.SIG_DFL: 'default'}
+                return names.get(h, getattr(h, '__name__', h))
+            def during(*args):  # --help prints its text while the script runs
+                print(handler(signal.SIGHUP), handler(signal.SIGINT), handler(signal.SIGTERM),
+                      file=sys.stderr)
+            import argparse
+            argparse.ArgumentParser.format_help = during
             sys.argv = [sys.argv[1], '--help']
             try:
                 runpy.run_path(sys.argv[0], run_name='__main__')
             except SystemExit:
                 pass
-            def handler(signum):
-                h = signal.getsignal(signum)
-                names = {signal.SIG_IGN: 'ignored', signal.SIG_DFL: 'default'}
-                return names.get(h, getattr(h, '__name__', h))
             print(handler(signal.SIGHUP), handler(signal.SIGINT), handler(signal.SIGTERM),
                   file=sys.stderr)
         ''')
@@ -315,13 +323,17 @@ class Signals(unittest.TestCase):
         result = subprocess.run([sys.executable, '-c', code, SCRIPT, *args],
                                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                 stderr=subprocess.PIPE, timeout=60)
-        return result.stderr.decode().split()
+        during, after = result.stderr.decode().splitlines()
+        return during.split(), after.split()
 
-    def test_the_script_handles_every_stop_signal(self):
-        self.assertEqual(self.handlers_once_started(), ['stop_on_signal'] * 3)
+    def test_the_script_handles_every_stop_signal_while_it_runs(self):
+        self.assertEqual(self.handlers_once_started()[0], ['stop_on_signal'] * 3)
+
+    def test_the_script_leaves_the_handlers_as_it_found_them_as_jupyters_run_needs(self):
+        self.assertEqual(self.handlers_once_started()[1], ['default'] * 3)
 
     def test_the_script_leaves_a_signal_ignored_as_nohup_does(self):
-        self.assertEqual(self.handlers_once_started([signal.SIGHUP]),
+        self.assertEqual(self.handlers_once_started([signal.SIGHUP])[0],
                          ['ignored', 'stop_on_signal', 'stop_on_signal'])
 
 

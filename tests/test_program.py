@@ -3,6 +3,7 @@ what it must not, how files are written, what the instruments print and when,
 and how a run is resumed. Each test pins one behaviour that a careless one-line
 edit of the program would break (found by mutation testing); most run main()
 or one of its helpers in this process, on a tiny model, so the module is quick."""
+import argparse
 import contextlib
 import io
 import json
@@ -77,7 +78,7 @@ class CheckpointTestCase(ProgramTestCase):
         return json.loads(self.ck_text)
 
     def assertRebuildRefuses(self, ck, *words):
-        with self.assertRaises(ValueError) as caught:
+        with self.assertRaises(argparse.ArgumentTypeError) as caught:
             microgpt.rebuild(ck)
         for word in words:
             self.assertIn(word, str(caught.exception))
@@ -126,7 +127,7 @@ class WhatACheckpointMayHold(CheckpointTestCase):
 
     def test_a_file_nested_deeper_than_python_can_parse_is_refused_in_one_line(self):
         path = self.write('deep.json', '[' * 200000 + ']' * 200000)
-        with self.assertRaises(ValueError) as caught:
+        with self.assertRaises(argparse.ArgumentTypeError) as caught:
             microgpt.read_checkpoint(path)
         self.assertIn('nest deeper than Python can read', str(caught.exception))
 
@@ -150,14 +151,14 @@ class WhatACheckpointMayHold(CheckpointTestCase):
     def test_a_whole_number_of_31_digits_is_read_as_a_whole_number(self):
         text = self.ck_text.replace(f'"step": {self.STEPS},', '"step": ' + '1' + '0' * 30 + ',')
         path = self.write('big.json', text)
-        with self.assertRaises(ValueError) as caught:
+        with self.assertRaises(argparse.ArgumentTypeError) as caught:
             microgpt.read_checkpoint(path)
         self.assertIn('its step, 1' + '0' * 30 + ',', str(caught.exception))
 
     def test_a_number_of_more_digits_than_python_reads_is_refused_in_a_short_line(self):
         digits = '1' * (microgpt.LONGEST_NUMBER + 1)
         text = self.ck_text.replace(f'"step": {self.STEPS},', f'"step": {digits},')
-        with self.assertRaises(ValueError) as caught:
+        with self.assertRaises(argparse.ArgumentTypeError) as caught:
             microgpt.read_checkpoint(self.write('long.json', text))
         self.assertLess(len(str(caught.exception)), 100)
 
@@ -169,7 +170,7 @@ class WhatACheckpointMayHold(CheckpointTestCase):
     def test_a_number_of_as_many_digits_as_python_reads_is_read(self):
         digits = '1' * microgpt.LONGEST_NUMBER
         text = self.ck_text.replace(f'"step": {self.STEPS},', f'"step": {digits},')
-        with self.assertRaises(ValueError) as caught:
+        with self.assertRaises(argparse.ArgumentTypeError) as caught:
             microgpt.read_checkpoint(self.write('long.json', text))
         self.assertIn('is not a step of its run', str(caught.exception))
 
@@ -357,6 +358,11 @@ class TheResumeCommand(unittest.TestCase):
         self.assertIn('--num_samples=0', words)
         self.assertFalse([w for w in words if w.startswith(('--temperature', '--prompt'))], words)
 
+    def test_on_windows_it_is_quoted_for_cmd_exe(self):
+        with mock.patch.object(microgpt.os, 'name', 'nt'):
+            command = microgpt.resume_command(self.config(save='C:\\runs\\a b.json'))
+        self.assertIn('"--load=C:\\runs\\a b.json"', command)
+
     def test_pasted_into_a_posix_shell_it_gives_back_every_word(self):
         bash = shutil.which('bash')
         if not bash:
@@ -405,7 +411,7 @@ class SizeOfACheckpoint(CheckpointTestCase):
 
     def test_a_file_too_big_for_the_memory_to_parse_is_refused_in_one_line(self):
         with mock.patch.object(microgpt.json, 'loads', side_effect=MemoryError), \
-                self.assertRaises(ValueError) as caught:
+                self.assertRaises(argparse.ArgumentTypeError) as caught:
             microgpt.read_checkpoint(self.ck_path)
         self.assertIn('too big for the memory here', str(caught.exception))
 
@@ -427,7 +433,8 @@ class Saving(CheckpointTestCase):
             blocked.extend(signal.pthread_sigmask(signal.SIG_BLOCK, []))
             return real_replace(*args)
         with mock.patch.object(microgpt.os, 'replace', side_effect=replace):
-            microgpt.save(os.path.join(self.tmp, 'written.json'), self.ck())
+            microgpt.save(os.path.join(self.tmp, 'written.json'),
+                          microgpt.checkpoint_text(self.ck()))
         self.assertTrue(set(microgpt.STOP_SIGNALS) <= set(blocked), blocked)
         self.assertEqual(signal.pthread_sigmask(signal.SIG_BLOCK, []), before)
 

@@ -1,6 +1,7 @@
 """The program's defences never refuse a real file: whatever a dataset or a checkpoint
 holds that a run of the program can make, or a hand may write, it is read, or refused in
 one short line that says why; and nothing it reads changes what it writes or where."""
+import argparse
 import json
 import os
 import shutil
@@ -73,7 +74,7 @@ class RealFiles(Folder):
     def test_a_negative_loss_is_refused(self):
         ck, path = self.saved()
         ck['losses'][0] = -0.5
-        with self.assertRaises(ValueError) as caught:
+        with self.assertRaises(argparse.ArgumentTypeError) as caught:
             microgpt.rebuild(ck)
         self.assertIn('negative', str(caught.exception))
 
@@ -131,3 +132,27 @@ class MemoryBeforeTheWork(Folder):
             self.assertRanWell(run_main('--input', docs, '--n_embd=16', '--n_head=4',
                                         '--n_layer=8', '--block_size=400', '--num_steps=1',
                                         '--num_samples=0'))
+
+
+class ABugIsNoBadFile(Folder):
+    def test_a_lecture_function_that_fails_while_a_checkpoint_is_read_shows_its_traceback(self):
+        _, path = self.saved()
+        def build_tokenizer(docs):  # a student's slip: a ValueError of the code, not the file
+            chars = sorted(set(''.join(docs)))
+            chars.remove(' ')
+            return microgpt.SimpleNamespace(chars=chars, BOS=len(chars), vocab_size=len(chars) + 1)
+        with mock.patch.object(microgpt, 'build_tokenizer', build_tokenizer), \
+                self.assertRaises(ValueError) as caught:
+            run_main('--load', path, '--num_steps=0')
+        self.assertNotIsInstance(caught.exception, argparse.ArgumentTypeError)
+
+
+class TheDatasetIsNeverSavedOver(Folder):
+    def test_save_naming_the_default_dataset_before_it_is_downloaded_is_refused(self):
+        missing = self.path('input.txt')
+        with mock.patch.object(microgpt, 'DEFAULT_INPUT', missing), \
+                mock.patch.object(microgpt, 'download_names', side_effect=AssertionError):
+            status, _, stderr = run_main('--input', missing, '--save', missing)
+        self.assertEqual(status, 2)
+        self.assertIn('is the dataset', stderr)
+        self.assertFalse(os.path.exists(missing))
