@@ -259,7 +259,6 @@ def run(config):
 #   layer: main() lifts Python's recursion limit (1000 calls) to fit the model.
 # - The program stands in for matrix() once, with matrix_shape(): to size a model.
 import argparse, contextlib, functools, gc, io, json, os, re, shlex, signal, stat, sys, tempfile
-import traceback
 DEFAULT_INPUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'input.txt')
 NAMES_URL = 'https://raw.githubusercontent.com/karpathy/makemore/988aa59/names.txt'
 NAMES_SHA256 = '0a30b5557f192f32ab962680889aac5f6fda0f4cecf40a6d0b5694f58ea8cc4d'
@@ -327,11 +326,9 @@ for name, default in vars(settings).items():
     elif type(default) in ADDED:  # a setting a student adds is an option too
         OPTIONS[name] = option_row(*ADDED[type(default)], 'a setting of the lecture', default)
 OPTIONS.update(  # the type bool makes a flag
-    save=option_row(file_name, 'FILE', 'keep the model and the run in FILE (JSON) at the end, '
-                    'or when Ctrl-C stops it'),
+    save=option_row(file_name, 'FILE', 'keep the run in FILE (JSON) at its end or its stop'),
     load=option_row(file_name, 'FILE', 'go on from a FILE written by --save (see below)'),
-    holdout=option_row(whole_number(0), 'N', 'keep N documents out of training; show their loss',
-                       0),
+    holdout=option_row(whole_number(0), 'N', 'keep N documents out of training, for a loss', 0),
     report=option_row(bool, None, 'show the loss curve; mark samples that are documents', False),
     gradcheck=option_row(bool, None, 'check backward() by finite differences, and stop', False))
 SAMPLING_OPTIONS = ('temperature', 'num_samples', 'prompt')  # each run of a checkpoint chooses
@@ -354,13 +351,18 @@ def parse_options(argv):  # {name: value} of the options given, and of no other
             default = f' (default: {option.default})' if option.default not in (None, '') else ''
             parser.add_argument('--' + name, metavar=option.metavar, type=option.type,
                                 help=option.help + default)
-    parser.print_help = functools.partial(print, parser.format_help(), end='')  # failing aloud
+    parser.print_help = functools.partial(print_help, parser)
     return {name: value for name, value in vars(parser.parse_args(argv)).items()
             if value is not None}
 
+def print_help(parser):  # argparse's own hides a failure to write the help; print() does not
+    print(parser.format_help(), end='')
 def configure(argv):  # the options given, else the checkpoint's (--load), else the defaults
     given = parse_options(argv)
-    saved = load(given['load']) if 'load' in given else None
+    try:
+        saved = read_checkpoint(given['load']) if 'load' in given else None
+    except argparse.ArgumentTypeError as e:
+        fail(f"--load {given['load']} is not usable: {e}; pass a file written by --save")
     config = SimpleNamespace(**{name: option.default for name, option in OPTIONS.items()})
     if saved:
         keep_saved_settings(given, saved['settings'], given['load'])
@@ -475,9 +477,9 @@ def signals_held():  # a stop signal waits meanwhile, where the system can hold 
         yield
     finally:
         signal.pthread_sigmask(signal.SIG_SETMASK, held)
+
 def temporary_beside(target):  # (fd, name) of a new file, named short to fit where target fits
     return tempfile.mkstemp(dir=os.path.dirname(target), prefix='microgpt-', suffix='.part')
-
 def write_whole(path, data):  # the file is whole, or as it was
     target = os.path.realpath(path)  # through a link, its target
     with signals_held():
@@ -503,7 +505,7 @@ def check_save(config):  # before training, tried the way save() will write it
         if target == os.path.realpath(config.input):  # even one still to be downloaded
             fail(f'--save {path} is the dataset; {hint}')
         if os.path.exists(target):
-            check_replaceable(path, target, config)
+            check_replaceable(path, target)
         with signals_held():  # a new name is made and taken away; then a file beside it
             if not os.path.exists(target):
                 os.close(os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL))
@@ -513,14 +515,11 @@ def check_save(config):  # before training, tried the way save() will write it
             os.remove(partial)
     except OSError as e:
         fail(f'--save {path} cannot be written ({e.strerror}); {hint}')
-def check_replaceable(path, target, config):  # only a checkpoint, and not the dataset
-    hint = 'name another file'
-    if not stat.S_ISREG(os.stat(target).st_mode):  # a device, a FIFO, a folder
-        fail(f'--save {path} is not a regular file; {hint}')
+def check_replaceable(path, target):  # only a checkpoint; not a folder, a device, a FIFO
     try:
         read_checkpoint(target)
     except argparse.ArgumentTypeError as e:
-        fail(f'--save {path} would replace a file that is not a checkpoint ({e}); {hint}')
+        fail(f'--save {path} would replace what is not a checkpoint ({e}); name another file')
 
 # Checkpoints: a file is data, and may hold anything; each part is checked before use
 def require(ok, why):  # one check of a checkpoint, refused by an error that no bug raises
@@ -625,8 +624,7 @@ def rebuild(ck):  # the run in a parsed checkpoint, every part checked, its mode
 
 def rebuild_weights(matrices, vocab_size, config):  # the state_dict, each matrix of its shape
     require(isinstance(matrices, dict), 'its state_dict is not a JSON object')
-    # a file of K matrices lacks one of the first K + 1 layers' if the model has more layers
-    layers = min(config.n_layer, len(matrices) + 1)
+    layers = min(config.n_layer, len(matrices) + 1)  # K matrices lack one of K + 1 layers'
     shapes = model_shapes(vocab_size, SimpleNamespace(**{**vars(config), 'n_layer': layers}))
     for name in shapes:
         require(name in matrices, f'it has no {name}, which its model has')
@@ -638,11 +636,6 @@ def rebuild_weights(matrices, vocab_size, config):  # the state_dict, each matri
                 and all(isinstance(row, list) and len(row) == nin for row in rows),
                 f'its {name} is not the {shown(nout)} x {shown(nin)} matrix of its model')
     return {name: [[Value(a_number(x)) for x in row] for row in matrices[name]] for name in shapes}
-def load(path):
-    try:
-        return read_checkpoint(path)
-    except argparse.ArgumentTypeError as e:
-        fail(f'--load {path} is not usable: {e}; pass a file written by --save')
 def checkpoint(run, config):  # all that sampling and going on need, as plain data
     return {'format': CHECKPOINT_FORMAT, 'version': CHECKPOINT_VERSION,
             'settings': {name: getattr(config, name) for name in SAVED_SETTINGS},
@@ -709,10 +702,15 @@ def interrupted(stop, note=''):  # exits as a shell reports a process that a sig
 def diverged(why, config):
     end_progress_line()
     fail(f'{why}; try a smaller --learning_rate than {config.learning_rate}')
+def frames(error):  # the frames an exception came up through, from where it was caught
+    tb = error.__traceback__
+    while tb:
+        yield tb.tb_frame
+        tb = tb.tb_next
 def left_the_floats(error):  # an overflow, or a math function that refuses a number inside
     operations = [getattr(op, '__code__', None) for op in vars(Value).values()]  # Value (in
     return isinstance(error, OverflowError) or any(  # words that vary with Python's version)
-        frame.f_code in operations for frame, _ in traceback.walk_tb(error.__traceback__))
+        frame.f_code in operations for frame in frames(error))
 
 def checked_step(docs, step, run, config):  # train_step(), or one line if training diverged
     try:
@@ -758,7 +756,8 @@ def train_and_save(docs, held_out, run, config):  # a stop, or too little memory
     except (KeyboardInterrupt, MemoryError, OSError) as stop:  # it may land in mid-update
         if not config.save or isinstance(stop, OSError) and stop.filename is not None:
             raise  # an OSError with no file's name is stdout's (see script())
-        traceback.clear_frames(stop.__traceback__)  # the step's graph is let go before the save
+        for frame in list(frames(stop))[1:]:  # the step's graph is let go before the save
+            frame.clear()
         save(config.save, checkpoint_text(run['last_whole']))  # no second signal can stop it now
         note = (f"; step {run['last_whole']['step']} of {config.num_steps} is saved in "
                 f"{config.save}; go on with: {resume_command(config)}")
@@ -796,7 +795,7 @@ def show_samples(run, docs, held_out, config):  # with --report, known ones are 
                       for _ in range(config.num_samples))  # each printed as it is drawn
     except ValueError as error:  # Python 3.10 on: random.choices() refuses scores that are not
         if not any(frame.f_globals['__name__'] == 'random'  # finite, as they may be after the
-                   for frame, _ in traceback.walk_tb(error.__traceback__)):  # first position
+                   for frame in frames(error)):  # first position
             raise
         scores_not_finite(config)
     if config.report:
@@ -863,8 +862,8 @@ def matrix_error(mat, loss, rng, tolerance, least):  # the loss along a random d
     weights = [p for row in mat for p in row]
     direction = [rng.choice((-1, 1)) for _ in weights]
     along = math.fsum(p.grad * d for p, d in zip(weights, direction))
-    # a gradient far smaller than the model's is measured against `least`: rounding or the
-    # curvature spoils every step of a difference quotient at its own scale
+    # a gradient far below the model's is measured against `least`: at its own scale, rounding
+    # or the curvature spoils every step of a difference quotient
     scale, errors = max(gradient_size(weights), least), []
     for h in (1e-6, 1e-5, 1e-7, 1e-4, 1e-3, 1e-2):  # the step neither rounding nor a kink spoils
         errors.append(disagreement(along, loss, weights, direction, h, scale))
@@ -933,7 +932,8 @@ def script(argv):  # main() as a command: whatever stops it, in one line
     except KeyboardInterrupt as stop:  # Ctrl-C: stop at once; the progress line shows the step
         interrupted(stop)
     except MemoryError as error:
-        traceback.clear_frames(error.__traceback__)  # the graph is let go: the message fits
+        for frame in list(frames(error))[1:]:  # the graph is let go: the message fits
+            frame.clear()
         end_progress_line()
         fail('out of memory; try a smaller model (--n_embd, --n_layer, --block_size) or dataset')
     except OSError as error:  # each file the program names says its own errors where it is
@@ -948,10 +948,9 @@ def exit_status(status):  # stdout flushed here, where a failure to write can st
     except OSError as error:  # what it holds goes nowhere, or the exit would fail on it again
         with contextlib.suppress(io.UnsupportedOperation):  # a stdout with no file (IDLE's)
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        if status:  # a stop or a divergence keeps its own status and line
-            return status
-        print_error(f'microgpt.py: error: cannot write the output ({error.strerror})')
-        return 1
+        if not status:  # a stop or a divergence keeps its own status and line
+            print_error(f'microgpt.py: error: cannot write the output ({error.strerror})')
+        return status or 1
 
 if __name__ == '__main__':
     if sys.version_info < (3, 8):  # the file still parses on 3.6 and 3.7, so it can say so

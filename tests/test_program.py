@@ -263,7 +263,8 @@ class WritingFiles(ProgramTestCase):
         os.mkfifo(fifo)
         self.addCleanup(os.remove, fifo)
         stderr = self.assertRefused(run_main('--input', self.names, *TINY, '--save', fifo))
-        self.assertIn(f'--save {fifo} is not a regular file', stderr)
+        self.assertIn(f'--save {fifo} would replace what is not a checkpoint '
+                      f'(it is not a regular file)', stderr)
 
 
 class Help(ProgramTestCase):
