@@ -28,6 +28,7 @@ import tempfile
 import time
 import unittest
 
+import microgpt
 from tests.harness import ExactTestCase, default_sigint, run_script, seconds
 
 SCRIPT = os.path.abspath(os.environ.get('MICROGPT_SCRIPT') or os.path.join(
@@ -516,8 +517,17 @@ class SameAnswerEverywhere(SafetyTestCase):
                                              '--learning_rate=0.1', '--num_samples=2',
                                              '--save', 'ck.json')
         self.assertEqual((status, stderr), (0, ''))
+        # the first scores drawn from, divided by a temperature that 1 divides but they do not
+        run = microgpt.read_checkpoint(os.path.join(self.tmp, 'ck.json'))
+        config = microgpt.SimpleNamespace(**{**vars(microgpt.settings), **run['settings']})
+        logits = microgpt.gpt(run['tokenizer'].BOS, 0, microgpt.kv_cache(config),
+                              run['state_dict'], config)
+        largest = max(abs(logit.data) for logit in logits)
+        if largest < 1.001:
+            self.skipTest('scores this small fit every temperature that 1 can be divided by')
+        temperature = largest / sys.float_info.max * (1 - 1e-6)
         before = snapshot(self.tmp)
-        result = self.run_here('--load', 'ck.json', '--num_steps=0', '--temperature=1e-308')
+        result = self.run_here('--load', 'ck.json', '--num_steps=0', f'--temperature={temperature!r}')
         line = self.assertRefused(result, before, quiet=False)
         self.assertIn('temperature', line)
         self.assertNotIn('\nsample ', result[1])

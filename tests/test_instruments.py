@@ -3,7 +3,11 @@ as a user runs it, in a subprocess on a small model or a tiny dataset, and its
 numbers are recomputed here with the lecture's own functions. The planted slips
 are made at run time, in a new interpreter that imports microgpt and replaces a
 method of Value or a function of the lecture before it calls main(): no line of
-the file is searched for, and the file itself is never touched."""
+the file is searched for, and the file itself is never touched. Where a test
+needs samples of a kind (a held-out document, a new name), sample() is replaced
+the same way: what a model draws is left to no chance. The matrices are named by
+init_state_dict(), never here, so the tests hold for a model that a student
+changed (README: "Change it")."""
 import contextlib
 import io
 import itertools
@@ -35,9 +39,13 @@ IN_TRAINING, HELD_OUT = '  (in the training set)', '  (held out)'
 SAMPLE = re.compile(r'^sample +(\d+): (.*?)(  \(in the training set\)|  \(held out\))?$')
 COUNT = re.compile(r'^of (\d+) samples, (\d+) are in the training set, (\d+) are held out, '
                    r'(\d+) are new$')
-# a check line, either way round: "NAME  ERROR[  WRONG]" or "ERROR  ok|WRONG  NAME"
+# a check line, either way round: "NAME  ERROR[  WRONG]" or "ERROR  ok|WRONG  NAME"; or the
+# line of a matrix that is not checked, as it has no gradient and the loss does not change
+# along it (a low-rank adapter at its start, an expert that no position chose):
+# "-  none  NAME: no gradient, so not checked"
 CHECK = [re.compile(r'^(?P<name>Value\.\S+|loss along \S+) +(?P<error>\S+?)(?P<wrong>  WRONG)?$'),
          re.compile(r'^ *(?P<error>\S+) +(?:ok|(?P<wrong>WRONG)) +(?P<name>Value\.\S+|loss along \S+)$')]
+UNCHECKED = re.compile(r'^ *- +none +(?P<name>loss along \S+?)(?::.*)?$')
 CURVE = re.compile(r'^steps +(\d+) - +(\d+) \| (\d+\.\d{4}) (#*)$')
 # the interim line: the brief's wording, and the one of the final line after "step N / T | "
 INTERIM = [re.compile(r'^step +(?P<step>\d+) / +(?P<total>\d+) \| loss (?P<loss>\d+\.\d{4}) '
@@ -48,6 +56,22 @@ INTERIM = [re.compile(r'^step +(?P<step>\d+) / +(?P<total>\d+) \| loss (?P<loss>
                       r'\(mean of the last (?P<window>\d+) steps?\)$')]
 FINAL = re.compile(r'^held-out loss (\d+\.\d{4}) on (\d+) documents; training loss '
                    r'(\d+\.\d{4}) \(mean of the last (\d+) steps\)$')
+# what the model draws, left to no chance: sample() stood in for by one that gives these texts,
+# one a call (Python code for run_planted)
+DRAWN = """
+drawn = iter({texts!r})
+microgpt.sample = lambda *args: next(drawn)
+"""
+
+
+def check_line(line):
+    """(name, error, marked WRONG) of a line of --gradcheck, the error None if it says the
+    matrix was not checked; None if the line is no check line."""
+    m = next((m for m in (p.match(line) for p in CHECK) if m), None)
+    if m:
+        return m['name'], float(m['error']), bool(m['wrong'])
+    m = UNCHECKED.match(line)
+    return (m['name'], None, False) if m else None
 
 
 def out_lines(result):
@@ -92,37 +116,37 @@ def watch_gpt(config, vocab_size=27):
     the model, not from a list here. Each matrix, in the order of its first reading, is
     `upstream` if gpt() reads it before the last attention() returns (that attention's
     output is computed from it), else `downstream`; `last_attention` are those first
-    read once the last attention() has begun; `keys`, the matrix of each layer whose
-    outputs the cache keeps as the keys."""
-    reads, outputs, entered, returned = [], [], [], []
+    read once the last attention() has begun; `keys`, the matrices of each layer that
+    the keys in its cache are computed from, among those its attention() reads: those
+    through which the keys have a gradient, as backward() finds it."""
+    reads, entered, returned = [], [], []
 
     class Watched(dict):
         def __getitem__(self, name):
             reads.append(name)
             return dict.__getitem__(self, name)
     state_dict = Watched(microgpt.init_state_dict(vocab_size, config))
-    names = {id(mat): name for name, mat in state_dict.items()}
-    attention, linear = microgpt.attention, microgpt.linear
+    attention = microgpt.attention
 
     def watched_attention(*args):
         entered.append(len(reads))
         out = attention(*args)
         returned.append(len(reads))
         return out
-
-    def watched_linear(x, w):
-        out = linear(x, w)
-        outputs.append((out, names.get(id(w))))
-        return out
     cache = microgpt.kv_cache(config)
-    with mock.patch.object(microgpt, 'attention', watched_attention), \
-            mock.patch.object(microgpt, 'linear', watched_linear):
+    with mock.patch.object(microgpt, 'attention', watched_attention):
         microgpt.gpt(0, 0, cache, state_dict, config)
     first = {}
     for i, name in enumerate(reads):
         first.setdefault(name, i)
+    keys, weights = [], [p for mat in dict.values(state_dict) for row in mat for p in row]
     # kv_cache(): for each layer, the keys and the values of the positions so far
-    keys = [next(name for out, name in outputs if out is layer_keys[0]) for layer_keys, _ in cache]
+    for (layer_keys, _), start, end in zip(cache, entered, returned):
+        for p in weights:
+            p.grad = 0
+        microgpt.total(layer_keys[0]).backward()  # one position, one key: its sum differentiated
+        keys += [name for name in dict.fromkeys(reads[start:end])
+                 if any(p.grad for row in dict.__getitem__(state_dict, name) for p in row)]
     return SimpleNamespace(upstream=[name for name, i in first.items() if i < returned[-1]],
                            downstream=[name for name, i in first.items() if i >= returned[-1]],
                            last_attention=[name for name, i in first.items() if i >= entered[-1]],
@@ -155,6 +179,15 @@ class InstrumentTestCase(ExactTestCase):
     def run_ok(self, *args, script=SCRIPT, status=0):
         result = run_script(*args, script=script, cwd=str(self.tmp), timeout=120)
         self.assertEqual(result.returncode, status, result.stderr.decode('utf-8', 'replace'))
+        return result
+
+    def run_drawing(self, drawn, *args):
+        """The script's main() with options, in a new interpreter in the test's folder, as
+        run_ok runs the script, but for what the model draws: the texts `drawn`, one for
+        each sample, whatever the model is."""
+        result = run_planted(DRAWN.format(texts=list(drawn)), *args,
+                             f'--num_samples={len(drawn)}', cwd=str(self.tmp), timeout=120)
+        self.assertEqual(result.returncode, 0, result.stderr.decode('utf-8', 'replace'))
         return result
 
     def assertRefused(self, args, *words):
@@ -207,9 +240,9 @@ class InstrumentTestCase(ExactTestCase):
         self.assertEqual(len(first), 1, lines)
         tolerance = float(re.search(r'must be below (\S+)$', first[0]).group(1))
         body = lines[lines.index(first[0]) + 1:-1]
-        found = [next((m for m in (p.match(line) for p in CHECK) if m), None) for line in body]
+        found = [check_line(line) for line in body]
         self.assertTrue(all(found), body)
-        return tolerance, [(m['name'], float(m['error']), bool(m['wrong'])) for m in found], lines
+        return tolerance, found, lines
 
     def assertAgrees(self, result, names):
         self.assertEqual(result.returncode, 0, result.stdout.decode() + result.stderr.decode())
@@ -218,7 +251,10 @@ class InstrumentTestCase(ExactTestCase):
         self.assertEqual([name for name, _, _ in checks], names)
         for name, error, wrong in checks:
             self.assertFalse(wrong, name)
-            self.assertLess(error, tolerance, name)
+            if error is not None:  # None: a matrix along which nothing changes, not checked
+                self.assertLess(error, tolerance, name)
+        self.assertTrue([name for name, error, _ in checks
+                         if name.startswith('loss along ') and error is not None], lines)
         self.assertFalse([line for line in lines if line.startswith(('step', 'sample'))])
         self.assertNotIn('--- inference', '\n'.join(lines))
 
@@ -319,7 +355,7 @@ class PlantedSlips(InstrumentTestCase):
         marked = {name: wrong for name, _, wrong in checks}
         self.assertEqual(named, [name for name, _, wrong in checks if wrong])
         for name, error, wrong in checks:
-            self.assertEqual(wrong, not error < tolerance, name)
+            self.assertEqual(wrong, error is not None and not error < tolerance, name)
         for culprit in culprits:
             self.assertIn(culprit, named, output)
             self.assertTrue(marked[culprit], culprit)
@@ -370,8 +406,9 @@ class PlantedSlips(InstrumentTestCase):
         downstream = [f'loss along {name}' for name in read.downstream]
         self.assertTrue(upstream and downstream, read)
         errors = {name: error for name, error, _ in self.checks(result)[1]}
-        # a matrix whose gradient is 0 (a low-rank adapter that starts at 0) has none to lose
-        culprits = [name for name in upstream if errors[name] != 0]
+        # a matrix that is not checked (a low-rank adapter that starts at 0) has no gradient to
+        # lose, and the loss does not change along it
+        culprits = [name for name in upstream if errors[name] is not None]
         self.assertIn(upstream[0], culprits)  # the first read: the token embeddings
         named = self.assertCaught(result, culprits, operations() + downstream)
         self.assertFalse([name for name in named if name.startswith('Value.')])
@@ -478,10 +515,11 @@ class Holdout(InstrumentTestCase):
         self.assertEqual((ck['step'], ck['settings']['holdout']), (30, holdout))
         ck['settings']['num_steps'] = 60
         (self.tmp / 'stopped.json').write_text(json.dumps(ck), encoding='utf-8')
-        # --seed with --load draws other samples; the documents keep the checkpoint's order
-        result = self.run_ok('--load=stopped.json', '--save=done.json', '--report',
-                             '--num_samples=40', '--temperature=1', '--seed=7')
-        lines = out_lines(result)
+        # --seed with --load reseeds the sampling alone; the documents keep the checkpoint's
+        # order. Drawn: every document of the dataset and a new one, so each kind is marked
+        drawn = TWO + ['cab']
+        lines = out_lines(self.run_drawing(drawn, '--load=stopped.json', '--save=done.json',
+                                           '--report', '--seed=7'))
         self.assertEqual(lines[0], 'num docs: 6 (3 more held out)')
         self.assertEqual([step for step, *_ in interim_lines(lines)], [36, 42, 48, 54])
         docs = shuffled(TWO)
@@ -494,10 +532,9 @@ class Holdout(InstrumentTestCase):
         self.assertEqual(final[0].group(1),
                          f4(held_out_loss(held_out, done['tokenizer'], done['state_dict'], config)))
         marks = self.assertMarked(lines, training, held_out)
-        self.assertIn(HELD_OUT, marks)  # the case is made: a held-out document is drawn
+        self.assertEqual(marks.count(HELD_OUT), holdout)
         # the finished run, only sampled: the same samples with the same marks, the same curve
-        again = out_lines(self.run_ok('--load=done.json', '--num_steps=0', '--report',
-                                      '--num_samples=40', '--temperature=1', '--seed=7'))
+        again = out_lines(self.run_drawing(drawn, '--load=done.json', '--num_steps=0', '--report'))
         self.assertEqual(again[0], 'num docs: 6 (3 more held out)')
         self.assertEqual(self.samples(again), self.samples(lines))
         self.assertEqual(self.curve(again), self.curve(lines))
@@ -538,13 +575,11 @@ class Report(InstrumentTestCase):
 
     def test_samples_that_are_training_documents_are_marked(self):
         data = self.dataset(TWO)
-        lines = out_lines(self.run_ok('--input=' + data, *SMALL, '--num_steps=30',
-                                      '--num_samples=30', '--temperature=1', '--report'))
+        drawn = [TWO[0], 'cab', TWO[4], 'c']  # documents, and new ones
+        lines = out_lines(self.run_drawing(drawn, '--input=' + data, *SMALL, '--num_steps=3',
+                                           '--report'))
         marks = self.assertMarked(lines, TWO, [])
-        self.assertEqual(len(marks), 30)
-        self.assertIn(IN_TRAINING, marks)
-        self.assertIn('', marks)  # and new ones, unmarked
-        self.assertNotIn(HELD_OUT, marks)
+        self.assertEqual(marks, [IN_TRAINING, '', IN_TRAINING, ''])  # new ones unmarked
 
     def test_a_held_out_sample_is_marked_held_out(self):
         # what the model draws is left to no chance: main() gets these three samples
@@ -599,20 +634,23 @@ class WithoutTheInstruments(InstrumentTestCase):
         self.assertFalse([line for line in lines if re.match(r'^of \d+ samples', line)])
 
     def test_no_new_line_without_the_options(self):
-        data = self.dataset(TWO)  # samples that are training documents: no mark appears
+        data = self.dataset(TWO)
+        drawn = TWO + ['cab']  # samples that are documents, and a new one: none is marked
+        unmarked = ([(text, '') for text in drawn], None)
         for extra in ([], ['--holdout=0']):
             with self.subTest(extra=extra):
-                lines = out_lines(self.run_ok('--input=' + data, *SMALL, '--num_steps=30',
-                                              '--num_samples=30', '--save=ck.json', *extra))
+                lines = out_lines(self.run_drawing(drawn, '--input=' + data, *SMALL,
+                                                   '--num_steps=30', '--save=ck.json', *extra))
                 self.assertEqual(lines[0], 'num docs: 9')
                 self.assertPlain(lines)
-                self.assertTrue(set(TWO) & {text for text, _ in self.samples(lines)[0]})
+                self.assertEqual(self.samples(lines), unmarked)
                 (self.tmp / 'ck.json').unlink()
         self.run_ok('--input=' + data, *SMALL, '--num_steps=30', '--holdout=3', '--num_samples=0',
                     '--save=held.json')
-        lines = out_lines(self.run_ok('--load=held.json', '--num_steps=0', '--num_samples=30'))
+        lines = out_lines(self.run_drawing(drawn, '--load=held.json', '--num_steps=0'))
         self.assertPlain(lines[1:])  # the first line says how many are held out, as always
         self.assertEqual(lines[0], 'num docs: 6 (3 more held out)')
+        self.assertEqual(self.samples(lines), unmarked)
 
     def test_the_options_are_in_help(self):
         result = self.run_ok('--help')

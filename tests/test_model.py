@@ -19,7 +19,7 @@ from unittest import mock
 import microgpt
 from microgpt import (Value, build_tokenizer, decode, doc_loss, encode, gpt, init_state_dict,
                       kv_cache, linear, parameters, rmsnorm, run, softmax)
-from tests.harness import model_shapes, run_main, settings_with
+from tests.harness import count_parameters, model_shapes, run_main, settings_with
 
 SMALL = settings_with(n_layer=2, n_embd=8, n_head=2, block_size=6)
 
@@ -233,8 +233,5 @@ class Run(unittest.TestCase):
         with mock.patch.object(microgpt, 'settings', settings_with(n_embd=4, n_head=1)):
             _, out = self.run_in_folder()
         self.assertEqual(vars(microgpt.settings), before)
-        self.assertIn(f'num params: {self.count_weights()}', out)
-
-    def count_weights(self):
         vocab_size = build_tokenizer(['emmaoliviaisabellsphle']).vocab_size
-        return sum(rows * cols for _, rows, cols in model_shapes(vocab_size, self.config))
+        self.assertIn(f'num params: {count_parameters(vocab_size, self.config)}', out)
