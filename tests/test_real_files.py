@@ -5,6 +5,7 @@ import argparse
 import json
 import os
 import shutil
+import sys
 import tempfile
 import unittest
 from unittest import mock
@@ -156,3 +157,61 @@ class TheDatasetIsNeverSavedOver(Folder):
         self.assertEqual(status, 2)
         self.assertIn('is the dataset', stderr)
         self.assertFalse(os.path.exists(missing))
+
+
+class EveryValueARunCanHold(Folder):
+    def test_a_whole_number_of_as_many_digits_as_python_reads_is_taken(self):
+        longest = '9' * microgpt.LONGEST_NUMBER
+        self.assertEqual(microgpt.whole_number(0)(longest), int(longest))
+        with self.assertRaises(argparse.ArgumentTypeError):
+            microgpt.whole_number(0)(longest + '9')
+
+    def test_a_whole_number_setting_a_student_adds_may_be_negative(self):
+        parse, _ = microgpt.ADDED[int]
+        self.assertEqual(parse('-3'), -3)
+
+    def test_a_text_setting_a_student_adds_comes_back_from_a_checkpoint_as_it_was(self):
+        style = microgpt.option_row(*microgpt.ADDED[str], 'a setting of the lecture', 'plain')
+        with mock.patch.dict(microgpt.OPTIONS, style=style):
+            self.assertEqual(microgpt.saved_setting('style', "it's 'fancy'"), "it's 'fancy'")
+
+    def test_the_largest_finite_float_is_a_number(self):
+        self.assertEqual(microgpt.a_number(sys.float_info.max), sys.float_info.max)
+        self.assertEqual(microgpt.a_number(-sys.float_info.max), -sys.float_info.max)
+
+
+class WhatACheckpointMustBe(Folder):
+    def assertRefusedFor(self, ck, *words):
+        with self.assertRaises(argparse.ArgumentTypeError) as caught:
+            microgpt.rebuild(ck)
+        for word in words:
+            self.assertIn(word, str(caught.exception))
+
+    def test_another_format_is_refused(self):
+        ck, _ = self.saved()
+        ck['format'] = 'some other checkpoint'
+        self.assertRefusedFor(ck, 'not a microgpt checkpoint')
+
+    def test_a_setting_that_is_an_option_but_not_saved_is_refused(self):
+        ck, _ = self.saved()
+        for name in ('temperature', 'prompt', 'save'):
+            with self.subTest(name):
+                settings = dict(ck['settings'])
+                ck['settings'][name] = microgpt.OPTIONS[name].default or 'x'
+                self.assertRefusedFor(ck, 'unknown setting', name)
+                ck['settings'] = settings
+
+    def test_a_vocabulary_other_than_its_datasets_is_refused_when_training_goes_on(self):
+        ck, path = self.saved()
+        ck['vocab'] = ''.join(sorted(set('ABCD' + ck['vocab'])))[:len(ck['vocab'])]  # as long
+        ck['settings']['num_steps'] += 1
+        with open(path, 'w', encoding='utf-8') as f:
+            json.dump(ck, f)
+        status, _, stderr = run_main('--load', path)
+        self.assertEqual(status, 2)
+        self.assertIn('vocabulary is not that of its dataset', stderr)
+
+    def test_a_file_that_does_not_exist_cannot_be_read(self):
+        with self.assertRaises(argparse.ArgumentTypeError) as caught:
+            microgpt.read_checkpoint(self.path('nowhere.json'))
+        self.assertIn('cannot be read', str(caught.exception))
