@@ -3,6 +3,7 @@ holds that a run of the program can make, or a hand may write, it is read, or re
 one short line that says why; and nothing it reads changes what it writes or where."""
 import argparse
 import json
+import math
 import os
 import shutil
 import sys
@@ -215,3 +216,33 @@ class WhatACheckpointMustBe(Folder):
         with self.assertRaises(argparse.ArgumentTypeError) as caught:
             microgpt.read_checkpoint(self.path('nowhere.json'))
         self.assertIn('cannot be read', str(caught.exception))
+
+    def test_a_vocabulary_out_of_order_is_refused(self):
+        ck, _ = self.saved()
+        ck['vocab'] = ck['vocab'][::-1]
+        self.assertRefusedFor(ck, 'vocab')
+
+
+class NothingUnloadableIsEverWritten(Folder):
+    def test_a_number_that_json_cannot_hold_is_never_written(self):
+        ck, _ = self.saved()
+        for key in ('losses', 'adam_m'):
+            with self.subTest(key):
+                broken = dict(ck, **{key: [math.nan] + ck[key][1:]})
+                with self.assertRaises(ValueError):
+                    microgpt.checkpoint_text(broken)
+
+    def test_adam_buffers_turned_infinite_are_a_divergence(self):
+        names = self.write('names.txt', 'anna\nbob\ncarl\n')
+        ck = self.path('x.json')
+        for buffer in (4, 5):  # m, then v: train_step()'s fifth and sixth arguments
+            def infinite_buffer(*args):  # a finite loss, then no second moment
+                args[buffer][0] = math.inf
+                return 2.5
+            with self.subTest(buffer=buffer), \
+                    mock.patch.object(microgpt, 'train_step', infinite_buffer):
+                status, _, stderr = run_main('--input', names, *SMALL, '--num_steps=2',
+                                             '--save', ck)
+                self.assertEqual(status, 2)
+                self.assertIn('training diverged at step 1', stderr)
+                self.assertFalse(os.path.exists(ck))
