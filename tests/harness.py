@@ -3,17 +3,25 @@ lecture's settings with some changed (settings_with), the model's sizes as
 init_state_dict() makes them, a recorder that trains and samples as main()
 does while keeping every number, and the base of the faithful tests
 (FaithfulTestCase), whose failures say that the model's numbers differ from
-the reference program's or the plain oracle's."""
+the reference program's or the plain oracle's; and the folders that tests
+write in (Folder, CheckpointFolder), with a small dataset and a tiny model."""
+import argparse
 import contextlib
+import hashlib
 import io
+import json
 import os
+import pathlib
 import random
 import signal
+import stat
 import subprocess
 import sys
+import tempfile
 import textwrap
 import unittest
 from types import SimpleNamespace
+from unittest import mock
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 EXPECTED = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'expected')
@@ -198,6 +206,164 @@ class FaithfulTestCase(ExactTestCase):
 
 
 FaithfulTestCase.failureException = ModelDiffers
+
+
+# A small dataset and a model tiny enough to train on it in moments, in this process
+DOCS = ['anna', 'bob', 'carl', 'dave', 'emma', 'finn', 'gus', 'hana']
+TINY_MODEL = ['--n_embd=4', '--n_head=1', '--block_size=8']
+TINY = TINY_MODEL + ['--num_samples=2']
+
+
+def text_of(docs):
+    """A dataset's text: one document a line."""
+    return ''.join(doc + '\n' for doc in docs)
+
+
+def write_file(folder, name, content):
+    """folder/name written with `content`, text (as UTF-8) or bytes: its path."""
+    path = os.path.join(folder, name)
+    with open(path, 'wb') as f:
+        f.write(content.encode('utf-8') if isinstance(content, str) else content)
+    return path
+
+
+def folder_with_dataset(docs, add_cleanup):
+    """A new temporary folder, removed by the cleanup it is given, holding names.txt with
+    the documents `docs` unless they are None: (the folder, the dataset's path or None)."""
+    tmp = tempfile.TemporaryDirectory()
+    add_cleanup(tmp.cleanup)
+    return tmp.name, None if docs is None else write_file(tmp.name, 'names.txt', text_of(docs))
+
+
+def saved_checkpoint(*args, docs=DOCS, script=SCRIPT):
+    """The text of the checkpoint that `script` saves when run with `args` on names.txt,
+    a dataset of `docs`, in a folder of its own that is gone once it has run."""
+    with tempfile.TemporaryDirectory() as folder:
+        write_file(folder, 'names.txt', text_of(docs))
+        result = run_script('--input', 'names.txt', *args, '--save', 'ck.json', script=script,
+                            cwd=folder, timeout=60)
+        assert result.returncode == 0, result.stderr
+        with open(os.path.join(folder, 'ck.json'), encoding='utf-8') as f:
+            return f.read()
+
+
+def entries(root):
+    """Every entry under root, by its path from root: its lstat() and its content (a
+    digest of a regular file's bytes, a link's target, a device's number, else None),
+    found without following links or opening anything but regular files."""
+    found = {}
+    for folder, dirs, files in os.walk(root):
+        for name in dirs + files:
+            path = os.path.join(folder, name)
+            st = os.lstat(path)
+            if stat.S_ISREG(st.st_mode):
+                with open(path, 'rb') as f:
+                    content = hashlib.sha256(f.read()).hexdigest()
+            elif stat.S_ISLNK(st.st_mode):
+                content = os.readlink(path)
+            elif stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode):
+                content = st.st_rdev
+            else:
+                content = None
+            found[os.path.relpath(path, root)] = st, content
+    return found
+
+
+class Folder(ExactTestCase):
+    """A temporary folder for the tests of a class (tmp, and as a pathlib.Path, folder),
+    gone after the last of them, holding a small dataset (names: its path; DATASET: its
+    documents, None for an empty folder). With FOR_EACH_TEST, each test has a new folder
+    of its own instead.
+
+    assertRanWell() and assertRefused() read the (status, stdout, stderr) of run_main()."""
+    DATASET = DOCS
+    FOR_EACH_TEST = False
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        if not cls.FOR_EACH_TEST:
+            cls.tmp, cls.names = folder_with_dataset(cls.DATASET, cls.addClassCleanup)
+            cls.folder = pathlib.Path(cls.tmp)
+
+    def setUp(self):
+        super().setUp()
+        if self.FOR_EACH_TEST:
+            self.tmp, self.names = folder_with_dataset(self.DATASET, self.addCleanup)
+            self.folder = pathlib.Path(self.tmp)
+
+    def path(self, name):
+        return os.path.join(self.tmp, name)
+
+    def write(self, name, content):
+        return write_file(self.tmp, name, content)
+
+    def read_json(self, name):
+        with open(self.path(name), encoding='utf-8') as f:
+            return json.load(f)
+
+    def assertRanWell(self, result):
+        """Exit status 0 and nothing on stderr: stdout is returned."""
+        status, stdout, stderr = result
+        self.assertEqual((status, stderr), (0, ''), stdout[-300:])
+        return stdout
+
+    def assertRefused(self, result, *words):
+        """Exit status 2 and one line of error on stderr holding each of `words`: the line."""
+        status, _, stderr = result
+        self.assertEqual(status, 2, stderr)
+        self.assertTrue(stderr.startswith('microgpt.py: error:'), stderr)
+        self.assertEqual(len(stderr.splitlines()), 1, stderr)
+        for word in words:
+            self.assertIn(word, stderr)
+        return stderr
+
+    def stopped(self, name, steps=5, stop_at=2):
+        """A run of `steps` saving to `name`, stopped by Ctrl-C as step stop_at + 1 begins,
+        so that stop_at steps are whole: its stderr, once it has exited as Ctrl-C makes it."""
+        real, done = microgpt.train_step, []
+        def train_step(*args):
+            if len(done) == stop_at:
+                raise KeyboardInterrupt
+            done.append(args[1])
+            return real(*args)
+        with mock.patch.object(microgpt, 'train_step', side_effect=train_step):
+            status, _, stderr = run_main('--input', self.names, *TINY, f'--num_steps={steps}',
+                                         '--save', self.path(name))
+        self.assertEqual(status, 128 + signal.SIGINT, stderr)
+        return stderr
+
+
+class CheckpointFolder(Folder):
+    """A Folder with a checkpoint of STEPS steps of the tiny model, written there by
+    main() (ck_path); its text (ck_text), and ck(): its JSON, a new copy each time."""
+    STEPS = 3
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.ck_path = os.path.join(cls.tmp, 'ck.json')
+        status, _, stderr = run_main('--input', cls.names, *TINY, f'--num_steps={cls.STEPS}',
+                                     '--save', cls.ck_path)
+        assert (status, stderr) == (0, ''), stderr
+        with open(cls.ck_path, encoding='utf-8') as f:
+            cls.ck_text = f.read()
+
+    def ck(self):
+        return json.loads(self.ck_text)
+
+    def assertRefuses(self, function, argument, *words):
+        """function(argument) refuses it, as the program refuses a checkpoint, in a reason
+        that holds each of `words`: the reason."""
+        with self.assertRaises(argparse.ArgumentTypeError) as caught:
+            function(argument)
+        for word in words:
+            self.assertIn(word, str(caught.exception))
+        return str(caught.exception)
+
+    def assertRebuildRefuses(self, ck, *words):
+        """rebuild() refuses the parsed checkpoint, in a reason that holds each of `words`."""
+        self.assertRefuses(microgpt.rebuild, ck, *words)
 
 
 def default_sigint():

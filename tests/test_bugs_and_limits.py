@@ -1,5 +1,8 @@
-"""A bug shows as itself, limits come before the work, and a checkpoint whose
-numbers are finite but are no model is refused in one line.
+"""Whose doing a failure is, said as such. A bug shows as itself, in a
+traceback at its line; numbers that leave the floats after a finite loss are a
+divergence, the learning rate's doing, and at a loaded run's first step or in
+its scores, its file's; limits come before the work, in one line that says them;
+and a checkpoint whose numbers are finite but are no model is refused in one line.
 
 A bug is planted by replacing a lecture function in a small driver that imports
 microgpt (never by editing its text), so the traceback must name the driver's
@@ -9,19 +12,15 @@ import argparse
 import json
 import math
 import os
-import random
 import resource
 import subprocess
 import sys
-import tempfile
 import unittest
 from unittest import mock
 
 import microgpt
-from tests.harness import ROOT, SCRIPT, run_main, run_script, seconds
-
-TINY = ['--n_embd=4', '--n_head=1', '--block_size=8']
-DOCS = ['anna', 'bob', 'carl', 'dave', 'emma', 'finn', 'gus', 'hana']
+from tests.harness import (ROOT, SCRIPT, TINY_MODEL as TINY, CheckpointFolder, Folder, run_main,
+                           run_script, seconds)
 
 # A student's slip in rmsnorm: the mean square less 1, so that a power of a negative
 # number fails with math's domain error at the first step
@@ -38,29 +37,16 @@ microgpt.main(sys.argv[1:])
 '''
 
 
-class Folder(unittest.TestCase):
-    def setUp(self):
-        tmp = tempfile.TemporaryDirectory()
-        self.addCleanup(tmp.cleanup)
-        self.tmp = tmp.name
-        self.names = self.path('names.txt')
-        with open(self.names, 'w', encoding='utf-8') as f:
-            f.write('\n'.join(DOCS) + '\n')
-
-    def path(self, name):
-        return os.path.join(self.tmp, name)
-
+class EditedCheckpoints(Folder):
+    """A Folder where each test saves a checkpoint of two steps and edits it."""
     def save_checkpoint(self, *args):
         status, _, stderr = run_main('--input', self.names, *TINY, '--num_steps=2',
                                      '--num_samples=0', '--save', self.path('ck.json'), *args)
         self.assertEqual((status, stderr), (0, ''))
-        with open(self.path('ck.json'), encoding='utf-8') as f:
-            return json.load(f)
+        return self.read_json('ck.json')
 
     def write_checkpoint(self, ck, name='edited.json'):
-        with open(self.path(name), 'w', encoding='utf-8') as f:
-            json.dump(ck, f)
-        return self.path(name)
+        return self.write(name, json.dumps(ck))
 
     def assertOneLine(self, result, *words):
         self.assertEqual(result.returncode, 2, result.stderr)
@@ -72,7 +58,7 @@ class Folder(unittest.TestCase):
         return lines[0]
 
 
-class ABugShowsAsItself(Folder):
+class ABugShowsAsItself(EditedCheckpoints):
     def run_planted(self, *args):  # a file of its own, so that the traceback shows its lines
         driver = self.path('planted.py')
         with open(driver, 'w', encoding='utf-8') as f:
@@ -99,7 +85,7 @@ class ABugShowsAsItself(Folder):
                                                           '--num_steps=0'))
 
 
-class TheSameMessageUnderAnyHashSeed(Folder):
+class TheSameMessageUnderAnyHashSeed(EditedCheckpoints):
     def test_a_checkpoint_broken_in_several_ways_gets_one_message(self):
         ck = self.save_checkpoint()
         del ck['losses'], ck['adam_v']
@@ -113,6 +99,113 @@ class TheSameMessageUnderAnyHashSeed(Folder):
             lines.add(self.assertOneLine(result))
         self.assertEqual(lines, {f"microgpt.py: error: --load {path} is not usable: it lacks "
                                  f"'losses'; pass a file written by --save"})
+
+
+def raised(f):
+    """The exception that f() raises, with its traceback."""
+    try:
+        f()
+    except Exception as error:
+        return error
+    raise AssertionError(f'{f} raised nothing')
+
+
+class ABugOrADivergence(Folder):
+    """After a finite loss, numbers that leave the floats in an operation of Value are a
+    divergence, said in one line; anything else, and anything at the first step, is a bug."""
+    def test_an_infinite_loss_after_a_finite_one_stops_the_run_at_its_step(self):
+        with mock.patch.object(microgpt, 'train_step', side_effect=[3.0, math.inf]):
+            status, _, stderr = run_main('--n_embd=4', '--n_head=1', '--num_steps=3')
+        self.assertEqual(status, 2)
+        self.assertIn('training diverged at step 2 (the loss is inf)', stderr)
+
+    def test_an_infinite_first_loss_is_no_divergence_but_an_error_of_the_code(self):
+        with mock.patch.object(microgpt, 'train_step', return_value=math.inf), \
+                self.assertRaises(ArithmeticError):
+            run_main('--n_embd=4', '--n_head=1', '--num_steps=3')
+
+    def test_a_math_function_refusing_a_number_in_an_operation_of_value_left_the_floats(self):
+        for words in ('math domain error', 'expected a positive input, got 0.0'):  # 3.13, 3.14
+            def log(x):
+                raise ValueError(words)
+            with self.subTest(words=words), mock.patch.object(microgpt.math, 'log', log):
+                self.assertTrue(microgpt.left_the_floats(raised(microgpt.Value(0.0).log)))
+
+    def test_an_overflow_left_the_floats(self):
+        self.assertTrue(microgpt.left_the_floats(raised(microgpt.Value(1000.0).exp)))
+
+    def test_a_value_error_raised_outside_the_operations_of_value_did_not(self):
+        def plain():
+            raise ValueError('math domain error')
+        tokenizer = microgpt.build_tokenizer(['ab'])
+        self.assertFalse(microgpt.left_the_floats(raised(plain)))
+        self.assertFalse(microgpt.left_the_floats(raised(lambda: microgpt.encode('z', tokenizer))))
+
+    def test_a_domain_error_after_a_finite_loss_is_a_divergence(self):
+        steps = iter([3.0])
+        def train_step(*args):  # a finite loss, then the log of a probability of 0
+            return next(steps, None) or microgpt.Value(0.0).log()
+        with mock.patch.object(microgpt, 'train_step', train_step):
+            status, _, stderr = run_main('--n_embd=4', '--n_head=1', '--num_steps=3')
+        self.assertEqual(status, 2)
+        self.assertIn("training diverged at step 2 (a number fell outside a function's domain)",
+                      stderr)
+
+    def test_a_domain_error_at_the_first_step_is_the_code_s_own_and_raised(self):
+        with mock.patch.object(microgpt, 'train_step', side_effect=ValueError('math domain error')), \
+                self.assertRaises(ValueError):
+            run_main('--n_embd=4', '--n_head=1', '--num_steps=3')
+
+    def test_any_other_error_after_a_finite_loss_is_raised_as_it_is(self):
+        with mock.patch.object(microgpt, 'train_step', side_effect=[3.0, ValueError('a bug')]), \
+                self.assertRaises(ValueError):
+            run_main('--n_embd=4', '--n_head=1', '--num_steps=3')
+
+    def test_a_divergence_names_the_learning_rate_of_the_run(self):
+        with mock.patch.object(microgpt, 'train_step', side_effect=[3.0, math.inf]):
+            result = run_main('--input', self.names, *TINY, '--num_steps=3',
+                              '--learning_rate=0.25')
+        self.assertRefused(result, 'training diverged at step 2',
+                           'smaller --learning_rate than 0.25')
+
+
+class ScoresThatAreNotFinite(CheckpointFolder):
+    """Sampling stops at scores that are not finite numbers, in one line that says whose."""
+    def sample(self, *args, gpt=None):
+        with mock.patch.object(microgpt, 'gpt', side_effect=gpt or microgpt.gpt):
+            return run_main('--load', self.ck_path, '--num_samples=2', *args)
+
+    @unittest.skipIf(sys.version_info < (3, 10), 'before 3.10, random.choices() draws from '
+                     'scores that are not finite without a word, and the program cannot tell')
+    def test_scores_that_overflow_at_any_position_stop_a_loaded_run_blaming_its_file(self):
+        real = microgpt.gpt
+        def gpt(token_id, pos_id, *rest):  # finite at the first position, not at the second
+            logits = real(token_id, pos_id, *rest)
+            return logits[:-1] + [microgpt.Value(math.inf)] if pos_id == 1 else logits
+        stderr = self.assertRefused(self.sample('--num_steps=0', gpt=gpt), self.ck_path)
+        self.assertNotIn('learning_rate', stderr)
+        self.assertIn('not finite', stderr)
+
+    def test_after_training_such_scores_are_a_divergence(self):
+        ck = self.ck()
+        ck['settings']['num_steps'] = self.STEPS + 1
+        path = self.write('more.json', json.dumps(ck))
+        nan = lambda *args: [microgpt.Value(math.nan)]  # noqa: E731
+        with mock.patch.object(microgpt, 'gpt', side_effect=nan), \
+                mock.patch.object(microgpt, 'train_step', return_value=2.5):
+            result = run_main('--load', path)
+        self.assertIn('training diverged', self.assertRefused(result, 'learning_rate'))
+
+    def test_scores_that_overflow_only_when_divided_by_the_temperature_blame_it(self):
+        big = lambda *args: [microgpt.Value(1e300), microgpt.Value(1.0)]  # noqa: E731
+        stderr = self.assertRefused(self.sample('--num_steps=0', '--temperature=1e-10', gpt=big),
+                                    '--temperature=1e-10', 'nearer 1')
+        self.assertNotIn(self.ck_path, stderr)
+
+    def test_nothing_is_checked_when_nothing_is_sampled(self):
+        with mock.patch.object(microgpt, 'gpt', side_effect=AssertionError('gpt was called')):
+            status, _, stderr = run_main('--load', self.ck_path, '--num_steps=0', '--num_samples=0')
+        self.assertEqual((status, stderr), (0, ''))
 
 
 class ChecksInAFixedOrder(unittest.TestCase):
@@ -155,16 +248,16 @@ class LimitsBeforeTheWork(unittest.TestCase):
         self.assertEqual(result.stdout, b'')
         return lines[0]
 
-    def test_ten_million_layers(self):
+    def test_ten_million_layers_are_refused_before_the_work(self):
         n = microgpt.count_weights(27, microgpt.SimpleNamespace(
             **{**vars(microgpt.settings), 'n_layer': 10 ** 7}))
         self.assertIn(f'a model of {n:,} weights', self.assertRefusedUnderTheCap(
             '--n_layer', str(10 ** 7)))
 
-    def test_a_width_of_a_billion(self):
+    def test_a_width_of_a_billion_is_refused_before_the_work(self):
         self.assertRefusedUnderTheCap('--n_embd', str(10 ** 9), '--n_head', '1')
 
-    def test_a_width_of_two_hundred_million(self):
+    def test_a_width_of_two_hundred_million_is_refused_before_the_work(self):
         self.assertRefusedUnderTheCap('--n_embd', str(2 * 10 ** 8), '--n_head', '1')
 
     def test_a_setting_larger_than_the_memory_in_bytes_is_refused_by_name(self):
@@ -179,7 +272,43 @@ class LimitsBeforeTheWork(unittest.TestCase):
                              sum(rows * cols for rows, cols in shapes.values()))
 
 
-class CheckpointsThatAreNoModel(Folder):
+class LimitsSaidInTheirMessages(Folder):
+    """The figures of the memory limits' messages, and the one that counts."""
+    def refusal_under(self, memory, *args):
+        with mock.patch.object(microgpt, 'memory_here', return_value=memory):
+            return run_main('--input', self.names, '--n_head=1', '--num_steps=1', *args)
+
+    def test_each_size_setting_beyond_the_memory_in_bytes_is_refused_by_its_name(self):
+        for name in ('n_layer', 'n_embd', 'block_size'):
+            with self.subTest(name):
+                self.assertRefused(run_main('--input', self.names, '--n_head=1',
+                                            f'--{name}={10 ** 30}'),
+                                   f'--{name}={10 ** 30} is more than the')
+
+    def test_the_memory_here_is_said_in_gib_rounded_to_the_nearest(self):
+        for memory, shown in ((2**30 + 2**29, '2'), (2**30 + 2**29 - 1, '1')):
+            with self.subTest(memory=memory):
+                self.assertRefused(self.refusal_under(memory, '--n_embd=4096'),
+                                   f'more than the {shown} GiB here')
+
+    def test_a_thousand_gib_and_more_are_said_with_commas(self):
+        self.assertRefused(self.refusal_under(1500 * 2**30, '--n_embd=100000'),
+                           'more than the 1,500 GiB here')
+
+    def test_a_whole_number_longer_than_python_reads_is_refused_as_no_whole_number(self):
+        digits = '1' * (microgpt.LONGEST_NUMBER + 1)
+        self.assertRefused(run_main('--input', self.names, *TINY, f'--seed={digits}'),
+                           '--seed: invalid whole number value')
+
+    def test_the_soft_limit_on_memory_is_the_one_that_counts(self):
+        import resource
+        soft, unlimited = 2 ** 20, resource.RLIM_INFINITY  # far below any machine's memory
+        limits = {resource.RLIMIT_AS: (soft, unlimited), resource.RLIMIT_DATA: (unlimited,) * 2}
+        with mock.patch.object(resource, 'getrlimit', side_effect=limits.get):
+            self.assertEqual(microgpt.memory_here(), soft)
+
+
+class CheckpointsThatAreNoModel(EditedCheckpoints):
     def test_a_negative_second_moment_of_adam_is_refused(self):
         ck = self.save_checkpoint()
         ck['adam_v'][5] = -1e-12
@@ -245,7 +374,16 @@ class CheckpointsThatAreNoModel(Folder):
                                  'overflow; try one nearer 1\n')
 
 
-class ALoadedFileThatBreaksDown(Folder):
+class ALoadedFileThatBreaksDown(EditedCheckpoints):
+    def test_an_infinite_first_loss_of_a_loaded_run_blames_its_file(self):
+        self.stopped('at0.json', stop_at=0)
+        path = self.path('at0.json')
+        with mock.patch.object(microgpt, 'train_step', return_value=math.inf):
+            result = run_main('--load', path)
+        stderr = self.assertRefused(result, f'the weights in {path} give numbers that are not '
+                                            f'finite at step 1 (the loss is inf)')
+        self.assertNotIn('learning_rate', stderr)
+
     def test_a_first_step_that_leaves_the_floats_blames_the_file_not_the_learning_rate(self):
         self.save_checkpoint()
         with open(self.path('ck.json'), encoding='utf-8') as f:
@@ -267,7 +405,7 @@ class ALoadedFileThatBreaksDown(Folder):
         self.assertIn('steps    1 -    1 | 0.0000 \n', stdout)
 
 
-class GradcheckOnCorrectCode(Folder):
+class GradcheckOnCorrectCode(EditedCheckpoints):
     def gradcheck(self, *args):
         return run_script('--input', self.names, '--gradcheck', *args)
 

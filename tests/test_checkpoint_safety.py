@@ -15,7 +15,6 @@
 Every run is a child process of the script in MICROGPT_SCRIPT (default: this
 work tree's microgpt.py), so the same tests can be pointed at another version."""
 import ast
-import hashlib
 import json
 import os
 import select
@@ -29,7 +28,8 @@ import time
 import unittest
 
 import microgpt
-from tests.harness import ExactTestCase, default_sigint, run_script, seconds
+from tests.harness import (Folder, default_sigint, entries, run_script, saved_checkpoint,
+                           seconds)
 
 SCRIPT = os.path.abspath(os.environ.get('MICROGPT_SCRIPT') or os.path.join(
     os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'microgpt.py'))
@@ -45,24 +45,9 @@ def text(data):
 
 
 def snapshot(root):
-    """Every entry under root: its kind and its content (a digest of a file's bytes,
-    a link's target, a device's number), without opening anything but regular files."""
-    found = {}
-    for folder, dirs, files in os.walk(root):
-        for name in dirs + files:
-            path = os.path.join(folder, name)
-            st = os.lstat(path)
-            if stat.S_ISREG(st.st_mode):
-                with open(path, 'rb') as f:
-                    content = hashlib.sha256(f.read()).hexdigest()
-            elif stat.S_ISLNK(st.st_mode):
-                content = os.readlink(path)
-            elif stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode):
-                content = st.st_rdev
-            else:
-                content = None
-            found[os.path.relpath(path, root)] = (stat.S_IFMT(st.st_mode), content)
-    return found
+    """Every entry under root: its kind and its content (see entries())."""
+    return {path: (stat.S_IFMT(st.st_mode), content)
+            for path, (st, content) in entries(root).items()}
 
 
 def last_step_and_samples(stdout):
@@ -76,23 +61,8 @@ def settings_of(ck):  # the run settings of a checkpoint (version 1 called them 
     return ck['settings'] if 'settings' in ck else ck['run']
 
 
-class SafetyTestCase(ExactTestCase):
-    def setUp(self):
-        tmp = tempfile.TemporaryDirectory()
-        self.addCleanup(tmp.cleanup)
-        self.tmp = tmp.name
-        self.write('names.txt', DOCS)
-
-    def path(self, name):
-        return os.path.join(self.tmp, name)
-
-    def write(self, name, content):
-        with open(self.path(name), 'wb') as f:
-            f.write(content.encode() if isinstance(content, str) else content)
-
-    def read_json(self, name):
-        with open(self.path(name), encoding='utf-8') as f:
-            return json.load(f)
+class SafetyTestCase(Folder):
+    FOR_EACH_TEST, DATASET = True, DOCS.split()
 
     def run_here(self, *args, timeout=20, preexec_fn=None):
         """The script in this test's folder: (status, stdout, stderr, seconds taken)."""
@@ -307,14 +277,8 @@ class ACheckpointIsData(SafetyTestCase):
 
     @classmethod
     def setUpClass(cls):
-        with tempfile.TemporaryDirectory() as folder:
-            with open(os.path.join(folder, 'names.txt'), 'w') as f:
-                f.write(DOCS)
-            result = run_script('--input', 'names.txt', *QUICK, '--save', 'ck.json',
-                                script=SCRIPT, cwd=folder, timeout=60)
-            assert result.returncode == 0, result.stderr
-            with open(os.path.join(folder, 'ck.json'), encoding='utf-8') as f:
-                cls.checkpoint = f.read()
+        super().setUpClass()
+        cls.checkpoint = saved_checkpoint(*QUICK, docs=cls.DATASET, script=SCRIPT)
 
     def write_checkpoint(self, name, change=None, raw=None):
         """The real checkpoint, its dataset here, changed; raw replaces PLACE in the text."""

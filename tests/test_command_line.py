@@ -1,6 +1,8 @@
 """The script as people run it: options, datasets from anywhere, bad input,
-a missing dataset without network, Ctrl-C. Each case runs microgpt.py in a
-subprocess, as a user would, on a short run or a small model."""
+a missing dataset without network, Ctrl-C, output that cannot be written, and
+what a plain run imports. Most cases run microgpt.py in a subprocess, as a user
+would, on a short run or a small model; those that only read a file given as
+--input call main() in this process."""
 import contextlib
 import glob
 import http.client
@@ -16,14 +18,14 @@ import signal
 import stat
 import subprocess
 import sys
-import tempfile
 import time
 import unittest
 from unittest import mock
 
 import microgpt
-from tests.harness import (ROOT, SCRIPT, count_parameters, count_weights, default_sigint,
-                           run_script, settings_with, unprivileged, seconds)
+from tests.harness import (DOCS, ROOT, SCRIPT, TINY, Folder, count_parameters, count_weights,
+                           default_sigint, run_main, run_script, settings_with, text_of,
+                           unprivileged, seconds)
 
 NAMES = pathlib.Path(ROOT, 'input.txt')
 SHORT = ['--num_steps=3', '--num_samples=3']
@@ -50,12 +52,12 @@ def names_header():
             f'num params: {count_parameters(names_vocab_size(), microgpt.settings)}\n')
 
 
-class CommandLineTestCase(unittest.TestCase):
+class CommandLineTestCase(Folder):
+    FOR_EACH_TEST, DATASET = True, None
+
     def setUp(self):
+        super().setUp()
         random.seed(42)
-        tmp = tempfile.TemporaryDirectory()
-        self.addCleanup(tmp.cleanup)
-        self.tmp = pathlib.Path(tmp.name)
 
     def assertRefused(self, args, *words, script=SCRIPT):
         """One line on stderr that names the problem, exit status 2, no traceback,
@@ -68,10 +70,14 @@ class CommandLineTestCase(unittest.TestCase):
         for word in words:
             self.assertIn(word, lines[0])
 
+    def assertEachRefused(self, cases, script=SCRIPT):
+        """assertRefused() of each (options, words) of a table, each a subtest."""
+        for args, words in cases:
+            with self.subTest(args):
+                self.assertRefused(args, *words, script=script)
+
     def dataset(self, text, encoding='utf-8', name='data.txt'):
-        path = self.tmp / name
-        path.write_bytes(text.encode(encoding))
-        return str(path)
+        return self.write(name, text.encode(encoding))
 
 
 class Options(CommandLineTestCase):
@@ -96,10 +102,10 @@ class Options(CommandLineTestCase):
                          run_script('--num_steps=2', '--num_samples=2', '--prompt=al').stdout)
 
     def test_the_default_input_is_found_from_any_directory(self):
-        result = run_script('--num_steps=0', '--num_samples=0', cwd=self.tmp)
+        result = run_script('--num_steps=0', '--num_samples=0', cwd=self.folder)
         self.assertEqual(result.stdout.decode(), names_header() + '\n--- inference (new, '
                                                                   'hallucinated names) ---\n')
-        self.assertEqual(list(self.tmp.iterdir()), [])
+        self.assertEqual(list(self.folder.iterdir()), [])
 
     def test_zero_steps_sample_the_untrained_model_at_once(self):
         result = run_script('--num_steps=0')
@@ -109,13 +115,26 @@ class Options(CommandLineTestCase):
         self.assertNotIn('step', out)
         self.assertEqual(out.count('\nsample '), microgpt.settings.num_samples)
 
+    def test_an_empty_default_is_not_shown_in_help(self):
+        status, stdout, _ = run_main('--help')
+        self.assertEqual(status, 0)
+        self.assertNotIn('(default: )', stdout)
+        self.assertIn('(default: 0.5)', stdout)  # the control: a default that is shown
+
+    def test_an_explicit_seed_without_load_runs_as_that_seed_by_default(self):
+        args = ['--input', self.dataset(text_of(DOCS)), *TINY, '--num_steps=2']
+        default, given = run_main(*args), run_main(*args, f'--seed={microgpt.settings.seed}')
+        for status, stdout, stderr in (default, given):
+            self.assertEqual((status, stderr), (0, ''), stdout[-300:])
+        self.assertEqual(given[1], default[1])
+
 
 class BadInput(CommandLineTestCase):
-    def test_bad_files(self):
-        (self.tmp / 'folder').mkdir()
+    def test_a_dataset_that_cannot_be_read_as_documents_is_refused_in_one_line(self):
+        (self.folder / 'folder').mkdir()
         for what, args, words in [
-            ('missing', ['--input', str(self.tmp / 'nope.txt')], ['nope.txt', 'does not exist']),
-            ('directory', ['--input', str(self.tmp / 'folder')], ['folder', 'is a directory']),
+            ('missing', ['--input', str(self.folder / 'nope.txt')], ['nope.txt', 'does not exist']),
+            ('directory', ['--input', str(self.folder / 'folder')], ['folder', 'is a directory']),
             ('not UTF-8', ['--input', self.dataset('zoë\nana\n', 'latin-1', 'latin1.txt')],
              ['latin1.txt', 'not UTF-8']),
             ('empty', ['--input', self.dataset('', name='empty.txt')],
@@ -131,21 +150,21 @@ class BadInput(CommandLineTestCase):
             with self.subTest(what):
                 self.assertRefused(args, *words)
 
-    def test_bad_options(self):
-        for args, words in [
-            (['--n_layr=2'], ['unrecognized', '--n_layr']),
-            (['stray'], ['unrecognized', 'stray']),
-            (['--n_layer'], ['--n_layer', 'expected one argument']),
-            (['--n_layer=two'], ['--n_layer', 'whole number', "'two'"]),
-            (['--n_layer=1.5'], ['--n_layer', 'whole number', "'1.5'"]),
-            (['--seed=x'], ['--seed', 'whole number']),
-            (['--temperature=warm'], ['--temperature', 'number', "'warm'"]),
+    def test_a_malformed_option_is_refused_in_one_line(self):
+        for option, *words in [  # the word given, then the words of its refusal
+            ('--n_layr=2', 'unrecognized', '--n_layr'),
+            ('stray', 'unrecognized', 'stray'),
+            ('--n_layer', '--n_layer', 'expected one argument'),
+            ('--n_layer=two', '--n_layer', 'whole number', "'two'"),
+            ('--n_layer=1.5', '--n_layer', 'whole number', "'1.5'"),
+            ('--seed=x', '--seed', 'whole number'),
+            ('--temperature=warm', '--temperature', 'number', "'warm'"),
         ]:
-            with self.subTest(args):
-                self.assertRefused(args, *words)
+            with self.subTest([option]):
+                self.assertRefused([option], *words)
 
-    def test_values_out_of_range(self):
-        for args, words in [
+    def test_a_value_out_of_range_is_refused_in_one_line(self):
+        self.assertEachRefused([
             (['--n_layer=0'], ['--n_layer', 'at least 1']),
             (['--n_embd=0'], ['--n_embd', 'at least 1']),
             (['--n_head=0'], ['--n_head', 'at least 1']),
@@ -162,9 +181,7 @@ class BadInput(CommandLineTestCase):
              [f'{weights_of(names_vocab_size(), n_embd=100000, n_head=1):,} weights', 'GiB']),
             (['--num_steps=-1'], ['--num_steps', 'at least 0']),
             (['--num_samples=-1'], ['--num_samples', 'at least 0']),
-        ]:
-            with self.subTest(args):
-                self.assertRefused(args, *words)
+        ])
 
     def test_weights_thrown_too_far_by_the_last_step_are_caught_before_sampling(self):
         # one step: its loss is fine, but the update leaves weights whose scores overflow
@@ -214,7 +231,7 @@ class BadInput(CommandLineTestCase):
                          'PyPy aborts when memory runs out instead of raising MemoryError')
     @seconds
     def test_running_out_of_memory_ends_in_one_line(self):
-        path = self.tmp / 'one-long-line.txt'
+        path = self.folder / 'one-long-line.txt'
         path.write_bytes(b'ab' * 50_000_000)  # 100 MB in one document, under a 300 MB limit
         result = self.run_with_memory_limit(300 * 2**20, '--input', str(path), '--num_steps=1')
         lines = stderr_lines(result)
@@ -288,8 +305,8 @@ class Datasets(CommandLineTestCase):
         if user is None:
             self.skipTest('no user without read permission can be arranged here')
         python, preexec_fn = user
-        self.tmp.chmod(0o755)
-        script = shutil.copy(SCRIPT, self.tmp)
+        self.folder.chmod(0o755)
+        script = shutil.copy(SCRIPT, self.folder)
         secret = pathlib.Path(self.dataset('ana\nbob\n', name='secret.txt'))
         secret.chmod(0o000)
         result = subprocess.run([python, script, '--input', str(secret)], capture_output=True,
@@ -301,23 +318,45 @@ class Datasets(CommandLineTestCase):
         self.assertIn('Permission denied', lines[0])
 
 
+class ADatasetFile(Folder):
+    """What main() makes of a file given as --input, in this process."""
+    def test_a_file_of_one_letter_and_no_line_end_is_a_dataset_of_one_document(self):
+        path = self.write('one.txt', 'a')
+        stdout = self.assertRanWell(run_main('--input', path, *TINY, '--num_steps=1'))
+        self.assertIn('num docs: 1\n', stdout)
+
+    def test_of_several_unprintable_characters_the_first_in_order_is_named(self):
+        path = self.write('controls.txt', 'an\x02na\nbo\x01b\n')
+        self.assertRefused(run_main('--input', path, *TINY), "holds '\\x01', a character")
+
+    def test_a_link_to_nothing_is_refused_as_missing(self):
+        link = self.path('dangling.txt')
+        os.symlink(self.path('nowhere.txt'), link)
+        self.assertRefused(run_main('--input', link, *TINY), 'does not exist')
+
+    def test_a_block_device_is_no_dataset(self):
+        with mock.patch.object(microgpt.stat, 'S_ISREG', return_value=False), \
+                mock.patch.object(microgpt.stat, 'S_ISBLK', return_value=True):
+            self.assertRefused(run_main('--input', self.names, *TINY), 'is a device')
+
+
 class MissingNamesList(CommandLineTestCase):
     def test_without_network_it_says_what_to_do_and_leaves_no_file(self):
-        shutil.copy(SCRIPT, self.tmp)  # microgpt.py copied alone, without input.txt
+        shutil.copy(SCRIPT, self.folder)  # microgpt.py copied alone, without input.txt
         env = {k: v for k, v in os.environ.items() if k.lower() != 'no_proxy'}
         # a proxy on a closed local port: the download is refused at once, as offline
         env.update(https_proxy='http://127.0.0.1:9', HTTPS_PROXY='http://127.0.0.1:9')
-        result = run_script(script=str(self.tmp / 'microgpt.py'), env=env)
+        result = run_script(script=str(self.folder / 'microgpt.py'), env=env)
         lines = stderr_lines(result)
         self.assertNotEqual(result.returncode, 0)
         self.assertEqual(len(lines), 2, lines)
         self.assertIn('downloading', lines[0])
         self.assertIn(microgpt.NAMES_URL, lines[1])
         self.assertIn('--input', lines[1])
-        self.assertEqual(sorted(p.name for p in self.tmp.iterdir()), ['microgpt.py'])
+        self.assertEqual(sorted(p.name for p in self.folder.iterdir()), ['microgpt.py'])
 
     def download(self, source):
-        target = self.tmp / 'input.txt'
+        target = self.folder / 'input.txt'
         with mock.patch.object(microgpt, 'NAMES_URL', source.as_uri()), \
                 contextlib.redirect_stderr(io.StringIO()):
             microgpt.download_names(str(target))
@@ -326,7 +365,7 @@ class MissingNamesList(CommandLineTestCase):
     def test_the_download_arrives_whole_under_its_name(self):
         target = self.download(NAMES)
         self.assertEqual(target.read_bytes(), NAMES.read_bytes())
-        self.assertEqual(sorted(p.name for p in self.tmp.iterdir()), ['input.txt'])
+        self.assertEqual(sorted(p.name for p in self.folder.iterdir()), ['input.txt'])
         self.assertEqual(stat.S_IMODE(target.stat().st_mode), 0o644)  # readable by all, as data
 
     def test_a_download_cut_off_halfway_leaves_no_file(self):
@@ -336,19 +375,19 @@ class MissingNamesList(CommandLineTestCase):
         with mock.patch('urllib.request.urlopen', lambda *a, **k: CutOff()), \
                 contextlib.redirect_stderr(io.StringIO()) as err, \
                 self.assertRaises(SystemExit) as e:
-            microgpt.download_names(str(self.tmp / 'input.txt'))
+            microgpt.download_names(str(self.folder / 'input.txt'))
         self.assertEqual(e.exception.code, 2)
         self.assertIn('could not download', err.getvalue().splitlines()[-1])
-        self.assertEqual(list(self.tmp.iterdir()), [])
+        self.assertEqual(list(self.folder.iterdir()), [])
 
     def test_a_download_that_cannot_be_written_leaves_no_partial_file(self):
         full = OSError(28, 'No space left on device')
         with mock.patch('urllib.request.urlopen', lambda *a, **k: io.BytesIO(NAMES.read_bytes())), \
                 mock.patch.object(microgpt.os, 'fdopen', side_effect=full), \
                 contextlib.redirect_stderr(io.StringIO()) as err, self.assertRaises(SystemExit):
-            microgpt.download_names(str(self.tmp / 'input.txt'))
+            microgpt.download_names(str(self.folder / 'input.txt'))
         self.assertIn('No space left on device', err.getvalue())
-        self.assertEqual(list(self.tmp.iterdir()), [])  # the temporary file is gone too
+        self.assertEqual(list(self.folder.iterdir()), [])  # the temporary file is gone too
 
     def test_a_download_that_cannot_be_put_in_place_is_kept_whole_and_said_where(self):
         refused = PermissionError(1, 'Operation not permitted')
@@ -356,18 +395,18 @@ class MissingNamesList(CommandLineTestCase):
                 mock.patch.object(microgpt.os, 'replace', side_effect=refused), \
                 contextlib.redirect_stderr(io.StringIO()) as err, \
                 self.assertRaises(SystemExit) as e:
-            microgpt.download_names(str(self.tmp / 'input.txt'))
-        [kept] = self.tmp.iterdir()
+            microgpt.download_names(str(self.folder / 'input.txt'))
+        [kept] = self.folder.iterdir()
         self.assertEqual(e.exception.code, 1)
         self.assertIn(str(kept), err.getvalue().splitlines()[-1])
         self.assertEqual(kept.read_bytes(), NAMES.read_bytes())
 
     def test_a_download_that_is_not_the_names_list_is_refused_and_not_kept(self):
-        wrong = self.tmp / 'page.html'
+        wrong = self.folder / 'page.html'
         wrong.write_text('<html>sign in to the train wifi</html>')
         with self.assertRaises(SystemExit):
             self.download(wrong)
-        self.assertEqual(sorted(p.name for p in self.tmp.iterdir()), ['page.html'])
+        self.assertEqual(sorted(p.name for p in self.folder.iterdir()), ['page.html'])
 
 
 @unittest.skipIf(os.name == 'nt', 'Ctrl-C is a POSIX signal here')
@@ -408,7 +447,7 @@ class CtrlC(CommandLineTestCase):
 
     def test_a_pipe_for_a_dataset_is_refused_at_once_not_waited_on(self):
         # a pipe that nobody writes to would keep the run at its start for ever
-        fifo = self.tmp / 'fifo'
+        fifo = self.folder / 'fifo'
         os.mkfifo(fifo)
         result = run_script('--input', str(fifo), timeout=20)
         self.assertEqual(result.returncode, 2)
@@ -425,7 +464,7 @@ class Output(CommandLineTestCase):
     BUFFERING = [{k: v for k, v in os.environ.items() if k != 'PYTHONUNBUFFERED'},
                  dict(os.environ, PYTHONUNBUFFERED='1')]
 
-    def test_stdout_closed(self):
+    def test_a_closed_stdout_ends_the_run_quietly(self):
         for env in self.BUFFERING:
             with self.subTest(unbuffered='PYTHONUNBUFFERED' in env):
                 result = subprocess.run([sys.executable, SCRIPT, *SHORT], stderr=subprocess.PIPE,
@@ -433,7 +472,7 @@ class Output(CommandLineTestCase):
                 self.assertEqual((result.returncode, result.stderr), (0, b''))
 
     @unittest.skipUnless(os.path.exists('/dev/full'), 'no /dev/full here')
-    def test_stdout_on_a_full_disk(self):
+    def test_stdout_on_a_full_disk_is_an_error_in_one_line(self):
         for env in self.BUFFERING:
             with self.subTest(unbuffered='PYTHONUNBUFFERED' in env), \
                     open('/dev/full', 'wb') as full:
@@ -481,6 +520,24 @@ class Output(CommandLineTestCase):
                 self.assertIn((proc.returncode, err), [
                     (0, b''), (1, b'microgpt.py: error: cannot write the output (Broken pipe)\n')])
 
+    def test_a_reader_that_stops_early_ends_the_run_with_status_1_and_one_line(self):
+        proc = subprocess.Popen([sys.executable, SCRIPT, '--input', self.dataset(text_of(DOCS)),
+                                 *TINY, '--num_steps=0', '--num_samples=100000'],
+                                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE)
+        try:
+            proc.stdout.readline()
+            proc.stdout.close()
+            err = proc.stderr.read()
+            status = proc.wait(timeout=60)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+            proc.stderr.close()
+        self.assertEqual((status, err), (1, b'microgpt.py: error: cannot write the output '
+                                            b'(Broken pipe)\n'))
+
 
 class Program(CommandLineTestCase):
     def test_import_defines_things_and_does_nothing_else(self):
@@ -489,11 +546,21 @@ class Program(CommandLineTestCase):
                  'print(sorted(n for n in ("Value", "gpt", "sample", "main") '
                  'if hasattr(microgpt, n)))')
         env = dict(os.environ, PYTHONPATH=ROOT)
-        result = subprocess.run([sys.executable, '-c', probe], cwd=self.tmp, env=env,
+        result = subprocess.run([sys.executable, '-c', probe], cwd=self.folder, env=env,
                                 capture_output=True)
         self.assertEqual((result.returncode, result.stdout, result.stderr),
                          (0, b"['Value', 'gpt', 'main', 'sample']\n", b''))
-        self.assertEqual(list(self.tmp.iterdir()), [])
+        self.assertEqual(list(self.folder.iterdir()), [])
+    def test_a_run_that_neither_saves_nor_loads_never_imports_hashlib(self):  # 3 MB of memory
+        code = ('import runpy, sys; sys.argv = sys.argv[1:]; '  # the script, then its options
+                'runpy.run_path(sys.argv[0], run_name="__main__"); print("hashlib" in sys.modules)')
+        names = self.dataset(text_of(DOCS))
+        for extra, imported in (([], 'False'), (['--save', str(self.folder / 'h.json')], 'True')):
+            with self.subTest(extra=extra):
+                result = subprocess.run([sys.executable, '-c', code, SCRIPT, '--input', names,
+                                         *TINY, '--num_steps=1', *extra], stdout=subprocess.PIPE,
+                                        stderr=subprocess.PIPE, timeout=60)
+                self.assertEqual(result.stdout.decode().split()[-1], imported, result.stderr)
 
     def test_main_in_a_notebook_ignores_the_kernels_own_arguments(self):
         # a notebook's sys.argv holds its kernel's options; main() must not parse them
@@ -535,13 +602,11 @@ class Program(CommandLineTestCase):
 class Benchmark(CommandLineTestCase):
     def test_bad_options_get_one_line(self):
         benchmark = os.path.join(ROOT, 'tests', 'benchmark.py')
-        for args, words in [(['--runs=0'], ['--runs', 'at least 1']),
-                            (['--runs=x'], ['--runs']),
-                            (['--against=no-such-revision'], ['no-such-revision']),
-                            (['--python=/no/such/python'], ['/no/such/python']),
-                            (['--bogus'], ['--bogus'])]:
-            with self.subTest(args):
-                self.assertRefused(args, *words, script=benchmark)
+        self.assertEachRefused([(['--runs=0'], ['--runs', 'at least 1']),
+                                (['--runs=x'], ['--runs']),
+                                (['--against=no-such-revision'], ['no-such-revision']),
+                                (['--python=/no/such/python'], ['/no/such/python']),
+                                (['--bogus'], ['--bogus'])], script=benchmark)
 
 
 if __name__ == '__main__':

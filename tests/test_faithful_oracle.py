@@ -76,7 +76,7 @@ class SameNumbersAsThePlainOracle(OracleTestCase):
         self.assertSameRun(self.names, dict(num_steps=20, num_samples=0))
 
     @seconds
-    def test_random_settings_and_datasets(self):
+    def test_random_settings_and_datasets_give_the_plain_oracle_s_numbers(self):
         rng = random.Random(2026)
         for case in range(12):
             docs, settings = random_case(rng)

@@ -38,6 +38,18 @@ class ReferenceTestCase(FaithfulTestCase):
         gc.disable()  # a step's graph is acyclic; scanning it for cycles only costs time
         self.addCleanup(gc.enable)
 
+    def assertTrainsAsRecorded(self, model, name, num_steps, gradients=False, **settings):
+        """`model` (microgpt or the plain oracle) trains on the reference's settings, with
+        `settings` changed, as the reference's run `name` did: every loss of its num_steps
+        (tests/expected/NAME.losses), and with `gradients`, every gradient of its first
+        step (NAME.grads1)."""
+        run = record_run(model, self.docs, num_steps=num_steps, num_samples=0, **settings)
+        self.assertSame(reprs(run['losses']), expected_lines(f'{name}.losses')[:num_steps],
+                        'losses')
+        if gradients:
+            self.assertSame(reprs(run['grads'][0]), expected_lines(f'{name}.grads1'),
+                            'gradients of step 1')
+
 
 def printed(*args, script=None):
     """What a run of the script prints, once it has ended well."""
@@ -48,10 +60,7 @@ def printed(*args, script=None):
 
 class DefaultSettings(ReferenceTestCase):
     def test_the_first_loss_and_all_4192_gradients_match(self):
-        run = record_run(microgpt, self.docs, num_steps=1, num_samples=0)
-        self.assertSame(reprs(run['losses']), expected_lines('default.losses')[:1], 'losses')
-        self.assertSame(reprs(run['grads'][0]), expected_lines('default.grads1'),
-                        'gradients of step 1')
+        self.assertTrainsAsRecorded(microgpt, 'default', 1, gradients=True)
 
     @unittest.skipUnless(SLOW, SLOW_REASON)
     def test_a_full_run_prints_the_reference_bytes(self):
@@ -59,8 +68,7 @@ class DefaultSettings(ReferenceTestCase):
 
     @unittest.skipUnless(SLOW, SLOW_REASON)
     def test_a_full_run_matches_every_loss(self):
-        run = record_run(microgpt, self.docs, num_steps=1000, num_samples=0)
-        self.assertSame(reprs(run['losses']), expected_lines('default.losses'), 'losses')
+        self.assertTrainsAsRecorded(microgpt, 'default', 1000)
 
 
 class Short20(ReferenceTestCase):
@@ -68,8 +76,7 @@ class Short20(ReferenceTestCase):
         self.assertSame(printed('--num_steps=20'), expected_bytes('short20.stdout'), 'stdout')
 
     def test_20_steps_match_every_loss(self):
-        run = record_run(microgpt, self.docs, num_steps=20, num_samples=0)
-        self.assertSame(reprs(run['losses']), expected_lines('short20.losses'), 'losses')
+        self.assertTrainsAsRecorded(microgpt, 'short20', 20)
 
 
 class Wide(ReferenceTestCase):
@@ -80,10 +87,7 @@ class Wide(ReferenceTestCase):
         self.assertSame(printed(*WIDE_ARGS), expected_bytes('wide.stdout'), 'stdout')
 
     def test_a_wide_model_matches_every_loss_and_the_first_gradients(self):
-        run = record_run(microgpt, self.docs, num_steps=10, num_samples=0, **WIDE)
-        self.assertSame(reprs(run['losses']), expected_lines('wide.losses'), 'losses')
-        self.assertSame(reprs(run['grads'][0]), expected_lines('wide.grads1'),
-                        'gradients of step 1')
+        self.assertTrainsAsRecorded(microgpt, 'wide', 10, gradients=True, **WIDE)
 
 
 class ReferenceModel(FaithfulTestCase):
@@ -247,10 +251,7 @@ class PlainOracleAgainstTheReference(ReferenceTestCase):
     whose, changed = "the plain oracle's (tests/plain_microgpt.py)", 'the oracle'
 
     def test_the_oracles_first_loss_and_all_4192_gradients_match(self):
-        run = record_run(plain_microgpt, self.docs, num_steps=1, num_samples=0)
-        self.assertSame(reprs(run['losses']), expected_lines('default.losses')[:1], 'losses')
-        self.assertSame(reprs(run['grads'][0]), expected_lines('default.grads1'),
-                        'gradients of step 1')
+        self.assertTrainsAsRecorded(plain_microgpt, 'default', 1, gradients=True)
 
     @unittest.skipUnless(SLOW, SLOW_REASON)
     def test_the_oracle_prints_the_reference_bytes_of_20_steps(self):
@@ -259,10 +260,7 @@ class PlainOracleAgainstTheReference(ReferenceTestCase):
 
     @unittest.skipUnless(SLOW, SLOW_REASON)
     def test_the_oracle_matches_the_wide_losses_and_gradients(self):
-        run = record_run(plain_microgpt, self.docs, num_steps=10, num_samples=0, **WIDE)
-        self.assertSame(reprs(run['losses']), expected_lines('wide.losses'), 'losses')
-        self.assertSame(reprs(run['grads'][0]), expected_lines('wide.grads1'),
-                        'gradients of step 1')
+        self.assertTrainsAsRecorded(plain_microgpt, 'wide', 10, gradients=True, **WIDE)
 
     @unittest.skipUnless(SLOW, SLOW_REASON)
     def test_the_oracle_prints_the_reference_bytes_of_a_full_run(self):

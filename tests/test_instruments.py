@@ -1,6 +1,10 @@
-"""The learner's instruments: --gradcheck, --holdout and --report. Each is run
+"""The learner's instruments tell the truth: --gradcheck finds every wrong
+derivative and no right one wrong, --holdout's loss is that of documents never
+trained on, and --report's curve and marks say what the run did. Each is run
 as a user runs it, in a subprocess on a small model or a tiny dataset, and its
-numbers are recomputed here with the lecture's own functions. The planted slips
+numbers are recomputed here with the lecture's own functions; what gradcheck()
+measures, and the lines the instruments print, are also pinned in this process
+on a tiny model. The planted slips
 are made at run time, in a new interpreter that imports microgpt and replaces a
 method of Value or a function of the lecture before it calls main(): no line of
 the file is searched for, and the file itself is never touched. Where a test
@@ -14,16 +18,15 @@ import itertools
 import json
 import math
 import os
-import pathlib
 import random
 import re
-import tempfile
 import unittest
 from types import SimpleNamespace
 from unittest import mock
 
 import microgpt
-from tests.harness import ROOT, SCRIPT, ExactTestCase, run_main, run_planted, run_script, seconds
+from tests.harness import (DOCS, ROOT, SCRIPT, TINY, Folder, run_main, run_planted, run_script,
+                           seconds, text_of)
 
 NAMES = os.path.join(ROOT, 'input.txt')
 SMALL = ['--n_embd=8', '--n_head=2', '--block_size=8']
@@ -54,6 +57,9 @@ INTERIM = [re.compile(r'^step +(?P<step>\d+) / +(?P<total>\d+) \| loss (?P<loss>
            re.compile(r'^step +(?P<step>\d+) / +(?P<total>\d+) \| held-out loss (?P<held>\d+\.\d{4}) '
                       r'on (?P<few>\d+) documents?; training loss (?P<loss>\d+\.\d{4}) '
                       r'\(mean of the last (?P<window>\d+) steps?\)$')]
+# the interim line of --holdout on the tiny model: (step, total, window)
+HELD = re.compile(r'^step +(\d+) / +(\d+) \| held-out loss \S+ on \d+ documents?; '
+                  r'training loss \S+ \(mean of the last (\d+) steps?\)$')
 FINAL = re.compile(r'^held-out loss (\d+\.\d{4}) on (\d+) documents; training loss '
                    r'(\d+\.\d{4}) \(mean of the last (\d+) steps\)$')
 # what the model draws, left to no chance: sample() stood in for by one that gives these texts,
@@ -72,6 +78,19 @@ def check_line(line):
         return m['name'], float(m['error']), bool(m['wrong'])
     m = UNCHECKED.match(line)
     return (m['name'], None, False) if m else None
+
+
+def lines_of(stdout):
+    """main()'s stdout as lines, the progress line's carriage returns as line ends."""
+    return stdout.replace('\r', '\n').splitlines()
+
+
+def tiny_model(**changes):
+    """(settings, tokenizer, state_dict) of a new tiny model of DOCS, drawn from seed 0."""
+    config = config_of(n_embd=4, n_head=1, block_size=8, **changes)
+    tokenizer = microgpt.build_tokenizer(DOCS)
+    random.seed(0)
+    return config, tokenizer, microgpt.init_state_dict(tokenizer.vocab_size, config)
 
 
 def out_lines(result):
@@ -164,20 +183,18 @@ def f4(x):
     return f'{x:.4f}'
 
 
-class InstrumentTestCase(ExactTestCase):
+class InstrumentTestCase(Folder):
+    FOR_EACH_TEST, DATASET = True, None
+
     def setUp(self):
+        super().setUp()
         random.seed(42)
-        tmp = tempfile.TemporaryDirectory()
-        self.addCleanup(tmp.cleanup)
-        self.tmp = pathlib.Path(tmp.name)
 
     def dataset(self, docs, name='data.txt'):
-        path = self.tmp / name
-        path.write_text(''.join(doc + '\n' for doc in docs), encoding='utf-8')
-        return str(path)
+        return self.write(name, text_of(docs))
 
     def run_ok(self, *args, script=SCRIPT, status=0):
-        result = run_script(*args, script=script, cwd=str(self.tmp), timeout=120)
+        result = run_script(*args, script=script, cwd=str(self.folder), timeout=120)
         self.assertEqual(result.returncode, status, result.stderr.decode('utf-8', 'replace'))
         return result
 
@@ -186,13 +203,13 @@ class InstrumentTestCase(ExactTestCase):
         run_ok runs the script, but for what the model draws: the texts `drawn`, one for
         each sample, whatever the model is."""
         result = run_planted(DRAWN.format(texts=list(drawn)), *args,
-                             f'--num_samples={len(drawn)}', cwd=str(self.tmp), timeout=120)
+                             f'--num_samples={len(drawn)}', cwd=str(self.folder), timeout=120)
         self.assertEqual(result.returncode, 0, result.stderr.decode('utf-8', 'replace'))
         return result
 
     def assertRefused(self, args, *words):
         """One line on stderr naming the problem, exit status 2, nothing on stdout."""
-        result = run_script(*args, cwd=str(self.tmp), timeout=120)
+        result = run_script(*args, cwd=str(self.folder), timeout=120)
         lines = result.stderr.decode('utf-8').splitlines()
         self.assertEqual(result.returncode, 2, lines)
         self.assertEqual(len(lines), 1, lines)
@@ -263,7 +280,7 @@ class Gradcheck(InstrumentTestCase):
     def test_the_default_model_agrees_and_nothing_is_trained_sampled_or_written(self):
         result = self.run_ok('--gradcheck')
         self.assertAgrees(result, operations() + matrices())
-        self.assertEqual(list(self.tmp.iterdir()), [])  # its working folder stays empty
+        self.assertEqual(list(self.folder.iterdir()), [])  # its working folder stays empty
 
     @seconds
     def test_a_model_of_two_layers_agrees(self):
@@ -276,13 +293,13 @@ class Gradcheck(InstrumentTestCase):
         data = self.dataset(TWELVE)
         self.run_ok('--input=' + data, *SMALL, '--num_steps=50', '--num_samples=0',
                     '--save=ck.json')
-        before = (self.tmp / 'ck.json').read_bytes()
+        before = (self.folder / 'ck.json').read_bytes()
         result = self.run_ok('--load=ck.json', '--gradcheck')
         self.assertAgrees(result, operations() + matrices(**SMALL_SETTINGS))
         result = self.run_ok('--load=ck.json', '--gradcheck', '--save=other.json')
         self.assertAgrees(result, operations() + matrices(**SMALL_SETTINGS))
-        self.assertEqual((self.tmp / 'ck.json').read_bytes(), before)
-        self.assertEqual(sorted(p.name for p in self.tmp.iterdir()), ['ck.json', 'data.txt'])
+        self.assertEqual((self.folder / 'ck.json').read_bytes(), before)
+        self.assertEqual(sorted(p.name for p in self.folder.iterdir()), ['ck.json', 'data.txt'])
 
     @seconds
     def test_correct_code_agrees_whatever_the_seed(self):
@@ -292,7 +309,7 @@ class Gradcheck(InstrumentTestCase):
         # step of 0 (seed 2 on two layers: the quotient crosses the kink)
         for options in (['--seed=3'], ['--seed=1', *SMALL], ['--seed=2', '--n_layer=2']):
             with self.subTest(options=options):
-                result = run_script('--gradcheck', *options, cwd=str(self.tmp), timeout=120)
+                result = run_script('--gradcheck', *options, cwd=str(self.folder), timeout=120)
                 self.assertEqual(out_lines(result)[-1], 'all agree')
                 self.assertEqual(result.returncode, 0)
 
@@ -340,7 +357,7 @@ class PlantedSlips(InstrumentTestCase):
         return [name for name in self.BASE if name != culprit and name in operations()]
 
     def gradcheck(self, slip):
-        return run_planted(slip, '--gradcheck', '--input=' + NAMES, *SMALL, cwd=str(self.tmp),
+        return run_planted(slip, '--gradcheck', '--input=' + NAMES, *SMALL, cwd=str(self.folder),
                            timeout=120)  # a small model: each check is quick
 
     def assertCaught(self, result, culprits, innocent=None):
@@ -437,6 +454,126 @@ class PlantedSlips(InstrumentTestCase):
                 self.assertCaught(result, ['Value.relu'], self.others('Value.relu'))
 
 
+class WhatGradcheckMeasures(unittest.TestCase):
+    """gradcheck() and its helpers, in this process: the steps it tries, the scale it
+    measures against, what it differentiates, and which operations it finds wrong."""
+    def setUp(self):
+        self.addCleanup(random.setstate, random.getstate())
+
+    def gradcheck_with(self, name, operation):
+        """gradcheck() of a tiny model, with a new operation added to Value: (status, stdout)."""
+        setattr(microgpt.Value, name, operation)
+        self.addCleanup(delattr, microgpt.Value, name)
+        config, tokenizer, state_dict = tiny_model()
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            status = microgpt.gradcheck(DOCS, tokenizer, state_dict, config)
+        return status, out.getvalue()
+
+    def matrix_error(self, loss, mat, least=0.0):
+        """matrix_error() of one matrix under a loss, as gradcheck() measures it."""
+        for p in (p for row in mat for p in row):
+            p.grad = 0
+        loss().backward()
+        return microgpt.matrix_error(mat, loss, random.Random(0), 1e-6, least)
+
+    def test_a_zero_derivative_of_a_flat_function_is_no_disagreement(self):
+        flat = lambda: microgpt.Value(1.0)  # noqa: E731
+        self.assertEqual(microgpt.disagreement(0.0, flat, [microgpt.Value(0.5)], [1], 1e-6), 0.0)
+
+    def test_relu_is_compared_on_its_flat_side_too(self):
+        errors = microgpt.op_errors(microgpt.Value.relu)
+        self.assertEqual(len(errors), 5)  # each of op_errors' points, both sides of 0
+
+    def test_a_function_that_gives_no_value_is_no_operation(self):
+        self.assertIsNone(microgpt.op_errors(lambda a: str(a)))
+
+    def test_an_operation_that_fails_on_every_input_is_wrong(self):
+        def broken(self):
+            raise ValueError('never works')
+        status, stdout = self.gradcheck_with('broken', broken)
+        self.assertEqual(status, 1)
+        self.assertIn('disagree: Value.broken', stdout)
+
+    def test_a_wrong_derivative_of_the_second_operand_is_wrong(self):
+        def plus(self, other):
+            other = other if isinstance(other, microgpt.Value) else microgpt.Value(other)
+            return microgpt.Value(self.data + other.data, (self, other), (1, 2))
+        status, stdout = self.gradcheck_with('plus', plus)
+        self.assertEqual(status, 1)
+        self.assertIn('disagree: Value.plus', stdout)
+
+    def test_a_derivative_that_is_not_a_number_is_wrong(self):
+        def odd(self):
+            return microgpt.Value(self.data, (self,), (math.nan,))
+        status, stdout = self.gradcheck_with('odd', odd)
+        self.assertEqual(status, 1)
+        self.assertIn('disagree: Value.odd', stdout)
+
+    def test_a_derivative_off_by_one_part_in_100000_is_wrong(self):  # the tolerance is 1e-6
+        def doubled(self):
+            return microgpt.Value(2 * self.data, (self,), (2 * (1 + 1e-5),))
+        status, stdout = self.gradcheck_with('doubled', doubled)
+        self.assertEqual(status, 1)
+        self.assertIn('disagree: Value.doubled', stdout)
+
+    def test_an_operation_whose_derivative_is_0_where_its_slope_is_not_is_wrong(self):
+        def absolute(self):  # |a|, with the derivative of relu: 0 on the negative side
+            return microgpt.Value(abs(self.data), (self,), (float(self.data > 0),))
+        status, stdout = self.gradcheck_with('absolute', absolute)
+        self.assertEqual(status, 1, stdout)
+        self.assertIn('disagree: Value.absolute', stdout)
+
+    def test_the_runs_random_generator_is_left_as_it_was(self):
+        config = config_of(n_embd=4, n_head=1)
+        tokenizer = microgpt.build_tokenizer(DOCS)
+        state_dict = microgpt.init_state_dict(tokenizer.vocab_size, config)
+        before = random.getstate()
+        with contextlib.redirect_stdout(io.StringIO()):
+            microgpt.gradcheck(DOCS, tokenizer, state_dict, config)
+        self.assertEqual(random.getstate(), before)
+
+    def test_a_small_slope_is_measured_against_the_size_of_the_gradient(self):
+        weight = microgpt.Value(0.5)
+        slope = lambda: weight * 1e-9  # noqa: E731: its slope is 1e-9, far below scale 1
+        self.assertLess(microgpt.disagreement(1.001e-9, slope, [weight], [1], 1e-6, 1.0), 1e-6)
+        self.assertGreater(microgpt.disagreement(1.001e-9, slope, [weight], [1], 1e-6), 1e-6)
+
+    def test_a_correct_gradient_that_only_the_largest_step_measures_well_agrees(self):
+        # the loss is near 1e8, so rounding spoils every smaller step's difference quotient
+        mat = [[microgpt.Value(0.5)]]
+        loss = lambda: microgpt.Value(1e8) + mat[0][0]  # noqa: E731
+        self.assertLess(self.matrix_error(loss, mat), 1e-6)
+
+    def test_derivatives_swapped_between_weights_of_one_matrix_are_wrong(self):
+        mat = [[microgpt.Value(0.1 * i) for i in range(8)]]
+        slopes = [float(i + 1) for i in range(8)]
+        def loss():  # the sum of slope * weight, with the derivatives given in reverse order
+            weights = mat[0]
+            return microgpt.Value(sum(c * w.data for c, w in zip(slopes, weights)),
+                                  tuple(weights), tuple(reversed(slopes)))
+        self.assertGreater(self.matrix_error(loss, mat), 1e-6)
+
+    def test_a_matrix_of_a_small_gradient_is_measured_against_a_thousandth_of_the_model_s(self):
+        state_dict = {'big': [[microgpt.Value(0.5)]], 'small': [[microgpt.Value(0.5)]]}
+        def few_docs_loss(docs, tokenizer, state_dict, config):  # near 1e6: rounding at 1e-10
+            return microgpt.total([microgpt.Value(1e6), state_dict['big'][0][0] * 1.0,
+                                   state_dict['small'][0][0] * 1e-5])
+        out = io.StringIO()
+        with mock.patch.object(microgpt, 'few_docs_loss', few_docs_loss), \
+                contextlib.redirect_stdout(out):
+            status = microgpt.gradcheck([], None, state_dict, None)
+        self.assertEqual(status, 0, out.getvalue())
+        self.assertIn('  ok     loss along small', out.getvalue())
+
+    def test_it_differentiates_the_loss_of_the_first_three_documents(self):
+        config, tokenizer, state_dict = tiny_model()
+        want = math.fsum(microgpt.doc_loss(microgpt.encode(doc, tokenizer), state_dict,
+                                           config).data for doc in DOCS[:3])
+        got = microgpt.few_docs_loss(DOCS, tokenizer, state_dict, config).data
+        self.assertAlmostEqual(got, want, places=12)
+
+
 class Holdout(InstrumentTestCase):
     def test_the_held_out_documents_are_never_trained_on(self):
         # 20 steps on 8 documents: the run goes round its documents more than twice, and
@@ -446,7 +583,7 @@ class Holdout(InstrumentTestCase):
                              f'--holdout={holdout}', '--num_samples=0', '--save=ck.json')
         lines = out_lines(result)
         self.assertEqual(lines[0], 'num docs: 8 (4 more held out)')
-        ck = json.loads((self.tmp / 'ck.json').read_text(encoding='utf-8'))
+        ck = json.loads((self.folder / 'ck.json').read_text(encoding='utf-8'))
         self.assertEqual(ck['settings']['holdout'], holdout)
 
         docs = shuffled(TWELVE)
@@ -511,10 +648,10 @@ class Holdout(InstrumentTestCase):
         self.run_ok('--input=' + data, *SMALL, '--num_steps=30', f'--holdout={holdout}',
                     '--num_samples=0', '--save=first.json')
         # the run as if it had been stopped at step 30 of 60
-        ck = json.loads((self.tmp / 'first.json').read_text(encoding='utf-8'))
+        ck = json.loads((self.folder / 'first.json').read_text(encoding='utf-8'))
         self.assertEqual((ck['step'], ck['settings']['holdout']), (30, holdout))
         ck['settings']['num_steps'] = 60
-        (self.tmp / 'stopped.json').write_text(json.dumps(ck), encoding='utf-8')
+        (self.folder / 'stopped.json').write_text(json.dumps(ck), encoding='utf-8')
         # --seed with --load reseeds the sampling alone; the documents keep the checkpoint's
         # order. Drawn: every document of the dataset and a new one, so each kind is marked
         drawn = TWO + ['cab']
@@ -524,7 +661,7 @@ class Holdout(InstrumentTestCase):
         self.assertEqual([step for step, *_ in interim_lines(lines)], [36, 42, 48, 54])
         docs = shuffled(TWO)
         held_out, training = docs[:holdout], docs[holdout:]
-        done = microgpt.read_checkpoint(str(self.tmp / 'done.json'))
+        done = microgpt.read_checkpoint(str(self.folder / 'done.json'))
         self.assertEqual(done['settings']['holdout'], holdout)
         config = config_of(num_steps=60, **SMALL_SETTINGS)
         final = [FINAL.match(line) for line in lines if line.startswith('held-out loss')]
@@ -548,7 +685,7 @@ class Report(InstrumentTestCase):
                 name = f'ck{num_steps}.json'
                 result = self.run_ok('--input=' + data, *SMALL, f'--num_steps={num_steps}',
                                      '--num_samples=3', '--report', '--save=' + name)
-                losses = json.loads((self.tmp / name).read_text(encoding='utf-8'))['losses']
+                losses = json.loads((self.folder / name).read_text(encoding='utf-8'))['losses']
                 self.assertEqual(len(losses), num_steps)
                 size = math.ceil(len(losses) / 10)
                 windows = [(i, losses[i:i + size]) for i in range(0, len(losses), size)]
@@ -623,6 +760,66 @@ class Report(InstrumentTestCase):
         self.assertEqual(lines[1], 'sample  1: ann  (in the training set)')
 
 
+class HeldOutLines(Folder):
+    """The lines of --holdout, from main() and its helpers in this process on a tiny model."""
+    def tiny_run(self, num_steps, step):
+        """A new model's run at `step` of num_steps, each loss 2.0, and its settings."""
+        self.addCleanup(random.setstate, random.getstate())
+        config, tokenizer, state_dict = tiny_model(num_steps=num_steps)
+        return {'step': step, 'losses': [2.0] * step, 'tokenizer': tokenizer,
+                'state_dict': state_dict}, config
+
+    def test_the_held_out_loss_is_shown_after_every_tenth_of_the_steps_rounded_up(self):
+        steps = 15
+        tenth = math.ceil(steps / 10)  # as the curve of --report: 2 steps
+        stdout = self.assertRanWell(run_main('--input', self.names, *TINY, f'--num_steps={steps}',
+                                             '--holdout=1'))
+        shown = [(int(m[1]), int(m[3])) for m in map(HELD.match, lines_of(stdout)) if m]
+        self.assertEqual(shown, [(step, tenth) for step in range(tenth, steps, tenth)])
+
+    def test_the_interim_held_out_loss_takes_a_document_for_each_5_steps_of_a_tenth(self):
+        run, config = self.tiny_run(200, 20)  # a tenth of 200 steps: 20, so 4 documents
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            microgpt.print_interim_loss(run, DOCS, config)
+        self.assertIn(' on 4 documents; ', out.getvalue())
+
+    def test_one_held_out_document_is_one_document(self):
+        stdout = self.assertRanWell(run_main('--input', self.names, *TINY, '--num_steps=2',
+                                             '--holdout=1'))
+        final = [line for line in lines_of(stdout) if line.startswith('held-out loss')]
+        self.assertEqual(len(final), 1, stdout)
+        self.assertIn(' on 1 document; ', final[0])
+
+    def test_the_final_held_out_line_is_followed_by_the_samples_at_once(self):
+        stdout = self.assertRanWell(run_main('--input', self.names, *TINY, '--num_steps=2',
+                                             '--holdout=1'))
+        lines = lines_of(stdout)
+        final = [i for i, line in enumerate(lines) if line.startswith('held-out loss')]
+        self.assertEqual(len(final), 1, lines)
+        self.assertEqual(lines[final[0] + 1], '--- inference (new, hallucinated names) ---')
+
+    def test_no_steps_show_no_held_out_line(self):
+        stdout = self.assertRanWell(run_main('--input', self.names, *TINY, '--num_steps=0',
+                                             '--holdout=1'))
+        self.assertNotIn('held-out loss', stdout)
+
+
+class CurveLines(Folder):
+    """The lines of --report's curve, in this process on a tiny model."""
+    def test_a_curve_of_11_losses_is_drawn_in_steps_of_2(self):  # a tenth of 11, rounded up
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            microgpt.print_curve([2.0] * 11)
+        self.assertIn('the mean loss of each 2 steps', out.getvalue())
+        self.assertIn('steps   11 -   11 | 2.0000', out.getvalue())
+
+    def test_report_on_a_run_of_no_steps_shows_an_empty_curve(self):
+        stdout = self.assertRanWell(run_main('--input', self.names, *TINY, '--num_steps=0',
+                                             '--report'))
+        self.assertIn('--- loss curve: the mean loss of each 1 steps ---\n', stdout)
+
+
 class WithoutTheInstruments(InstrumentTestCase):
     NEW = ('held-out', 'held out', 'loss curve', '(in the training set)', 'gradcheck',
            'all agree', 'disagree')
@@ -644,7 +841,7 @@ class WithoutTheInstruments(InstrumentTestCase):
                 self.assertEqual(lines[0], 'num docs: 9')
                 self.assertPlain(lines)
                 self.assertEqual(self.samples(lines), unmarked)
-                (self.tmp / 'ck.json').unlink()
+                (self.folder / 'ck.json').unlink()
         self.run_ok('--input=' + data, *SMALL, '--num_steps=30', '--holdout=3', '--num_samples=0',
                     '--save=held.json')
         lines = out_lines(self.run_drawing(drawn, '--load=held.json', '--num_steps=0'))

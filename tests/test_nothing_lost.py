@@ -17,22 +17,20 @@
 
 Every run is a child process of the script in MICROGPT_SCRIPT (default: this
 work tree's microgpt.py), so the same tests can be pointed at another version."""
-import hashlib
 import json
 import os
 import re
 import select
 import shutil
 import signal
-import stat
 import subprocess
 import sys
-import tempfile
 import time
 import unittest
 from types import SimpleNamespace
 
-from tests.harness import SCRIPT as WORK_TREE_SCRIPT, seconds, unprivileged
+from tests.harness import (SCRIPT as WORK_TREE_SCRIPT, Folder, entries, saved_checkpoint,
+                           seconds, unprivileged)
 
 SCRIPT = os.path.abspath(os.environ.get('MICROGPT_SCRIPT') or WORK_TREE_SCRIPT)
 DOCS = 'anna\nbob\ncarl\ndave\nemma\n'
@@ -63,22 +61,9 @@ def steps_printed(stdout):
 
 
 def snapshot(root):
-    """Every entry under root: its kind, owner, mode and content, without following
-    links or opening anything but regular files."""
-    found = {}
-    for folder, dirs, files in os.walk(root):
-        for name in dirs + files:
-            path = os.path.join(folder, name)
-            st = os.lstat(path)
-            if stat.S_ISREG(st.st_mode):
-                with open(path, 'rb') as f:
-                    content = hashlib.sha256(f.read()).hexdigest()
-            elif stat.S_ISLNK(st.st_mode):
-                content = os.readlink(path)
-            else:
-                content = None
-            found[os.path.relpath(path, root)] = (st.st_mode, st.st_uid, content)
-    return found
+    """Every entry under root: its kind, owner, mode and content (see entries())."""
+    return {path: (st.st_mode, st.st_uid, content)
+            for path, (st, content) in entries(root).items()}
 
 
 def at_default(pid, signum):
@@ -94,23 +79,8 @@ def at_default(pid, signum):
     return not any(int(mask, 16) >> (signum - 1) & 1 for mask in masks.values())
 
 
-class NothingLostTestCase(unittest.TestCase):
-    def setUp(self):
-        tmp = tempfile.TemporaryDirectory()
-        self.addCleanup(tmp.cleanup)
-        self.tmp = tmp.name
-        self.write('names.txt', DOCS)
-
-    def path(self, name):
-        return os.path.join(self.tmp, name)
-
-    def write(self, name, content):
-        with open(self.path(name), 'wb') as f:
-            f.write(content.encode() if isinstance(content, str) else content)
-
-    def read_json(self, name):
-        with open(self.path(name), encoding='utf-8') as f:
-            return json.load(f)
+class NothingLostTestCase(Folder):
+    FOR_EACH_TEST, DATASET = True, DOCS.split()
 
     def parts(self, folder=None):
         """The "*.part" files left anywhere under the folder (the test's, by default)."""
@@ -515,15 +485,8 @@ runpy.run_path(sys.argv[0], run_name='__main__')
 class ADatasetAsTheCheckpointNamesIt(NothingLostTestCase):
     @classmethod
     def setUpClass(cls):
-        with tempfile.TemporaryDirectory() as folder:
-            with open(os.path.join(folder, 'names.txt'), 'w') as f:
-                f.write(DOCS)
-            result = subprocess.run([sys.executable, SCRIPT, '--input', 'names.txt', *QUICK,
-                                     '--save', 'ck.json'], cwd=folder, timeout=60,
-                                    stdin=subprocess.DEVNULL, capture_output=True)
-            assert result.returncode == 0, result.stderr
-            with open(os.path.join(folder, 'ck.json'), encoding='utf-8') as f:
-                cls.checkpoint = json.load(f)
+        super().setUpClass()
+        cls.checkpoint = json.loads(saved_checkpoint(*QUICK, docs=cls.DATASET, script=SCRIPT))
 
     def assertRefusedAtOnce(self, dataset, stdin=subprocess.DEVNULL):
         ck = json.loads(json.dumps(self.checkpoint))

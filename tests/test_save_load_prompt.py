@@ -1,10 +1,13 @@
 """Keeping a trained model (--save, --load), going on after Ctrl-C exactly where
-training stopped, and starting samples from a prompt (--prompt).
+training stopped, and starting samples from a prompt (--prompt); what --save may
+name, refused before training, and how it writes the file.
 
 The resumed runs must equal a run never interrupted, bit for bit: the same
 printed losses and samples, and the same checkpoint file, byte for byte (its
 numbers are written as repr() floats, so equal bytes mean equal weights and
 equal Adam buffers)."""
+import contextlib
+import io
 import json
 import os
 import pathlib
@@ -13,14 +16,14 @@ import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import unittest
+from types import SimpleNamespace
 from unittest import mock
 
 import microgpt
-from tests.harness import (run_main, ROOT, SCRIPT, ExactTestCase, count_parameters, default_sigint,
-                           model_shapes,
-                           run_script, settings_with, unprivileged, seconds)
+from tests.harness import (ROOT, SCRIPT, TINY, CheckpointFolder, ExactTestCase, Folder,
+                           count_parameters, default_sigint, model_shapes, run_main, run_script,
+                           settings_with, unprivileged, seconds)
 
 NAMES = os.path.join(ROOT, 'input.txt')
 SMALL = ['--n_embd=8', '--n_head=2', '--block_size=8']  # a small model: quick to train
@@ -47,25 +50,19 @@ def last_step_and_samples(stdout):
     return steps[-1:] + [line for line in lines if line.startswith('sample')]
 
 
-class CheckpointTestCase(ExactTestCase):
-    def setUp(self):
-        tmp = tempfile.TemporaryDirectory()
-        self.addCleanup(tmp.cleanup)
-        self.tmp = pathlib.Path(tmp.name)
+class CheckpointTestCase(Folder):
+    FOR_EACH_TEST, DATASET = True, None
 
-    def path(self, name):
-        return str(self.tmp / name)
-
-    def assertRanWell(self, status, stdout, stderr):
-        self.assertEqual((status, stderr), (0, ''))
-        self.assertIn('--- inference', stdout)
+    def assertSampled(self, result):
+        """main() ended well, and sampled."""
+        self.assertIn('--- inference', self.assertRanWell(result))
 
 
 class SaveAndLoad(CheckpointTestCase):
     def test_saving_changes_nothing_that_is_printed(self):
         plain = run_main('--num_steps=5', *SMALL)
         saved = run_main('--num_steps=5', *SMALL, '--save', self.path('ck.json'))
-        self.assertRanWell(*saved)
+        self.assertSampled(saved)
         self.assertEqual(saved, plain)
 
     def test_the_file_is_json_with_every_weight_as_an_exact_number(self):
@@ -103,7 +100,7 @@ class SaveAndLoad(CheckpointTestCase):
             record.update(ck)
             return real_text(ck)
         with mock.patch.object(microgpt, 'checkpoint_text', keep):
-            self.assertRanWell(*run_main('--num_steps=4', *SMALL, '--save', self.path('ck.json')))
+            self.assertSampled(run_main('--num_steps=4', *SMALL, '--save', self.path('ck.json')))
         run = microgpt.read_checkpoint(self.path('ck.json'))
         weights = [repr(p.data) for mat in run['state_dict'].values() for row in mat for p in row]
         self.assertSame(weights, [repr(x) for mat in record['state_dict'].values()
@@ -118,7 +115,7 @@ class SaveAndLoad(CheckpointTestCase):
     def test_sampling_from_a_finished_run_repeats_its_samples(self):
         trained = run_main('--num_steps=6', *SMALL, '--save', self.path('ck.json'))
         again = run_main('--load', self.path('ck.json'), '--num_steps=0')
-        self.assertRanWell(*again)
+        self.assertSampled(again)
         self.assertEqual(last_step_and_samples(again[1]), last_step_and_samples(trained[1])[1:])
         self.assertTrue(again[1].startswith(header(microgpt.load_docs(NAMES)) + 'num params: '))
 
@@ -133,7 +130,7 @@ class SaveAndLoad(CheckpointTestCase):
     def test_sampling_alone_needs_only_the_checkpoint(self):
         # a folder holding microgpt.py and the checkpoint, and no way to the network
         run_main('--num_steps=3', *SMALL, '--save', self.path('ck.json'))
-        alone = self.tmp / 'alone'
+        alone = self.folder / 'alone'
         alone.mkdir()
         shutil.copy(SCRIPT, alone)
         shutil.copy(self.path('ck.json'), alone)
@@ -149,7 +146,7 @@ class SaveAndLoad(CheckpointTestCase):
         run_main('--num_steps=4', *SMALL, '--save', self.path('ck.json'))
         with open(self.path('ck.json'), encoding='utf-8') as f:
             self.assertEqual(json.load(f)['step'], 4)
-        self.assertEqual(sorted(os.listdir(self.tmp)), ['ck.json'])  # no temporary file left
+        self.assertEqual(sorted(os.listdir(self.folder)), ['ck.json'])  # no temporary file left
 
 
 class Resume(CheckpointTestCase):
@@ -266,7 +263,7 @@ class UnusableCheckpoints(CheckpointTestCase):
             copy = json.loads(good)
             change(copy)
             return json.dumps(copy)
-        (self.tmp / 'folder').mkdir()
+        (self.folder / 'folder').mkdir()
         cases = [  # (what, the file's text, words its one line must hold)
             ('missing', None, ['cannot be read', 'No such file']),
             ('folder', None, ['not a regular file']),
@@ -317,7 +314,7 @@ class UnusableCheckpoints(CheckpointTestCase):
             if text is not None:
                 pathlib.Path(path).write_text(text, encoding='utf-8')
             if name == 'folder':
-                path = str(self.tmp / 'folder')
+                path = str(self.folder / 'folder')
             if name == 'latin1':
                 pathlib.Path(path).write_bytes('{"format": "é"}'.encode('latin-1'))
             with self.subTest(name):
@@ -342,31 +339,88 @@ class SaveRefusedBeforeTraining(CheckpointTestCase):
         for word in ('--save', *words):
             self.assertIn(word, lines[0])
 
-    def test_a_missing_folder(self):
+    def test_a_name_in_a_missing_folder_is_refused(self):
         self.assertRefused(self.path('nowhere/ck.json'), 'No such file')
 
-    def test_a_directory(self):
-        self.assertRefused(str(self.tmp), 'not a regular file')
+    def test_a_directory_is_refused(self):
+        self.assertRefused(str(self.folder), 'not a regular file')
 
     def test_a_file_that_is_not_a_checkpoint_is_never_replaced(self):
-        mine = self.tmp / 'notes.txt'
+        mine = self.folder / 'notes.txt'
         mine.write_text('my notes\n')
         self.assertRefused(str(mine), 'not a checkpoint')
         self.assertEqual(mine.read_text(), 'my notes\n')
 
-    def test_a_folder_without_write_permission(self):
+    def test_a_name_in_a_folder_without_write_permission_is_refused(self):
         user = unprivileged()  # root may write anywhere: the check runs as a user who may not
         if user is None:
             self.skipTest('no user without write permission can be arranged here')
         python, preexec_fn = user
-        self.tmp.chmod(0o755)
-        script = shutil.copy(SCRIPT, self.tmp)
-        shutil.copy(NAMES, self.tmp)
-        locked = self.tmp / 'locked'
+        self.folder.chmod(0o755)
+        script = shutil.copy(SCRIPT, self.folder)
+        shutil.copy(NAMES, self.folder)
+        locked = self.folder / 'locked'
         locked.mkdir(mode=0o555)
         locked.chmod(0o555)
         self.assertRefused(str(locked / 'ck.json'), 'Permission denied', python=python,
                            script=script, preexec_fn=preexec_fn)
+
+
+class WritingAFile(CheckpointFolder):
+    """How --save writes: whole, through a link, or not at all and said so."""
+    def test_a_file_written_through_a_symbolic_link_keeps_the_link(self):
+        target, link = self.path('target.json'), self.path('link.json')
+        os.symlink('target.json', link)
+        self.addCleanup(os.remove, link)
+        microgpt.write_whole(link, b'new')
+        self.assertTrue(os.path.islink(link))
+        with open(target, 'rb') as f:
+            self.assertEqual(f.read(), b'new')
+
+    def test_a_save_that_fails_at_the_end_exits_with_status_1(self):
+        missing = self.path(os.path.join('removed folder', 'ck.json'))
+        err = io.StringIO()
+        with contextlib.redirect_stderr(err), self.assertRaises(SystemExit) as caught:
+            microgpt.save(missing, self.ck())
+        self.assertEqual(caught.exception.code, 1)
+        self.assertTrue(err.getvalue().startswith('microgpt.py: error: could not save'))
+
+
+class SaveNames(Folder):
+    """What --save may name, checked before training, in this process."""
+    def test_a_save_name_of_exactly_the_longest_length_allowed_is_taken(self):
+        longest = os.pathconf(self.folder, 'PC_NAME_MAX')
+        config = SimpleNamespace(save=self.path('x' * longest), input=self.names)
+        microgpt.check_save(config)  # no SystemExit
+
+    def test_a_name_longer_in_bytes_than_the_system_allows_is_refused_before_training(self):
+        longest = os.pathconf(self.folder, 'PC_NAME_MAX')
+        name = '\u4e2d' * (longest // 3 + 1)  # 3 bytes each in UTF-8: fewer characters than that
+        self.assertLess(len(name), longest)
+        with mock.patch.object(microgpt, 'train_step', side_effect=AssertionError('trained')):
+            self.assertRefused(run_main('--input', self.names, *TINY, '--num_steps=1',
+                                        '--save', self.path(name)),
+                               'cannot be written (')
+
+    def test_save_names_a_fifo_as_no_regular_file(self):
+        fifo = self.path('fifo')
+        os.mkfifo(fifo)
+        self.addCleanup(os.remove, fifo)
+        stderr = self.assertRefused(run_main('--input', self.names, *TINY, '--save', fifo))
+        self.assertIn(f'--save {fifo} would replace what is not a checkpoint '
+                      f'(it is not a regular file)', stderr)
+
+    def test_save_to_a_parent_folder_is_refused(self):
+        for name in ('..', os.path.join(self.folder, '..')):
+            with self.subTest(name=name):
+                self.assertRefused(run_main('--input', self.names, *TINY, '--save', name),
+                                   'names a folder')
+
+    def test_a_name_ending_in_a_slash_is_refused_as_a_folder(self):
+        save = self.path('newdir') + os.sep
+        self.assertRefused(run_main('--input', self.names, *TINY, '--num_steps=1', '--save', save),
+                           'names a folder')
+        self.assertFalse(os.path.exists(self.path('newdir')))
 
 
 class OtherOptionsWithLoad(CheckpointTestCase):
@@ -393,12 +447,19 @@ class OtherOptionsWithLoad(CheckpointTestCase):
         ck = json.loads(pathlib.Path(self.path('half.json')).read_text(encoding='utf-8'))
         ck['step'], ck['losses'] = 2, ck['losses'][:2]  # as if stopped half way
         pathlib.Path(self.path('half.json')).write_text(json.dumps(ck), encoding='utf-8')
-        other = self.tmp / 'other.txt'
+        other = self.folder / 'other.txt'
         other.write_text('ana\nbob\n')
         status, out, err = run_main('--load', self.path('half.json'), '--input', str(other))
         self.assertEqual(status, 2)
         self.assertIn('does not hold the documents', err)
         self.assertNotIn('step', out)
+
+
+class AModelOptionWithLoad(CheckpointFolder):
+    def test_a_model_option_with_load_is_refused_without_the_num_steps_hint(self):
+        stderr = self.assertRefused(run_main('--load', self.ck_path, '--n_embd=8'),
+                                    f'--n_embd comes from {self.ck_path} (which says 4)')
+        self.assertTrue(stderr.rstrip('\n').endswith('; leave it out'), stderr)
 
 
 class Prompt(ExactTestCase):

@@ -47,13 +47,12 @@ GELU = [
 ROPE = [
     ('replace', 'init_state_dict', '''
     def init_state_dict(vocab_size, config):  # no wpe: RoPE tells attention the positions
-        n_embd = config.n_embd
-        state_dict = {'wte': matrix(vocab_size, n_embd), 'lm_head': matrix(vocab_size, n_embd)}
+        d = config.n_embd
+        state_dict = {'wte': matrix(vocab_size, d), 'lm_head': matrix(vocab_size, d)}
+        shapes = {'attn_wq': (d, d), 'attn_wk': (d, d), 'attn_wv': (d, d), 'attn_wo': (d, d),
+                  'mlp_fc1': (4 * d, d), 'mlp_fc2': (d, 4 * d)}
         for i in range(config.n_layer):
-            for name in ('attn_wq', 'attn_wk', 'attn_wv', 'attn_wo'):
-                state_dict[f'layer{i}.{name}'] = matrix(n_embd, n_embd)
-            state_dict[f'layer{i}.mlp_fc1'] = matrix(4 * n_embd, n_embd)
-            state_dict[f'layer{i}.mlp_fc2'] = matrix(n_embd, 4 * n_embd)
+            state_dict.update({f'layer{i}.{name}': matrix(*size) for name, size in shapes.items()})
         return state_dict
     '''),
     ('replace', 'attention', '''
@@ -76,11 +75,11 @@ ROPE = [
         keys.append(k)
         values.append(v)
         x_attn = []
-        for h in range(config.n_head):
-            hs = slice(h * head_dim, (h + 1) * head_dim)
-            q_h, k_h, v_h = q[hs], [kt[hs] for kt in keys], [vt[hs] for vt in values]
-            attn_weights = softmax([dot(q_h, kt) / head_dim ** 0.5 for kt in k_h])
-            x_attn += [dot(attn_weights, [vt[j] for vt in v_h]) for j in range(head_dim)]
+        for start in range(0, config.n_embd, head_dim):  # a head: its slice of q, k and v
+            q_h = q[start:start + head_dim]
+            scores = [dot(q_h, kt[start:start + head_dim]) / head_dim ** 0.5 for kt in keys]
+            attn_weights = softmax(scores)
+            x_attn += [dot(attn_weights, [vt[start + j] for vt in values]) for j in range(head_dim)]
         return linear(x_attn, state_dict[f'layer{li}.attn_wo'])
     '''),
     ('replace', 'gpt', '''
@@ -103,18 +102,18 @@ LORA = [
     '''),
     ('replace', 'init_state_dict', '''
     def init_state_dict(vocab_size, config):
-        n_embd = config.n_embd
-        state_dict = {'wte': matrix(vocab_size, n_embd),
-                      'wpe': matrix(config.block_size, n_embd),
-                      'lm_head': matrix(vocab_size, n_embd)}
+        n_embd, rank = config.n_embd, config.lora_rank
+        state_dict = {name: matrix(rows, n_embd) for name, rows in
+                      (('wte', vocab_size), ('wpe', config.block_size), ('lm_head', vocab_size))}
         for i in range(config.n_layer):
+            layer = f'layer{i}.'
             for name in ('attn_wq', 'attn_wk', 'attn_wv', 'attn_wo'):
-                state_dict[f'layer{i}.{name}'] = matrix(n_embd, n_embd)
+                state_dict[layer + name] = matrix(n_embd, n_embd)
             for name in ('attn_wq', 'attn_wv'):  # LoRA: W + B A, B zero at first so W x is kept
-                state_dict[f'layer{i}.{name}_lora_a'] = matrix(config.lora_rank, n_embd)
-                state_dict[f'layer{i}.{name}_lora_b'] = matrix(n_embd, config.lora_rank, std=0)
-            state_dict[f'layer{i}.mlp_fc1'] = matrix(4 * n_embd, n_embd)
-            state_dict[f'layer{i}.mlp_fc2'] = matrix(n_embd, 4 * n_embd)
+                state_dict[layer + name + '_lora_a'] = matrix(rank, n_embd)
+                state_dict[layer + name + '_lora_b'] = matrix(n_embd, rank, std=0)
+            state_dict[layer + 'mlp_fc1'] = matrix(4 * n_embd, n_embd)
+            state_dict[layer + 'mlp_fc2'] = matrix(n_embd, 4 * n_embd)
         return state_dict
     '''),
     ('replace', 'parameters', '''
@@ -153,9 +152,8 @@ MIXTURE_OF_EXPERTS = [
     ('replace', 'init_state_dict', '''
     def init_state_dict(vocab_size, config):
         n_embd = config.n_embd
-        state_dict = {'wte': matrix(vocab_size, n_embd),
-                      'wpe': matrix(config.block_size, n_embd),
-                      'lm_head': matrix(vocab_size, n_embd)}
+        state_dict = dict(wte=matrix(vocab_size, n_embd), wpe=matrix(config.block_size, n_embd),
+                          lm_head=matrix(vocab_size, n_embd))
         for i in range(config.n_layer):
             for name in ('attn_wq', 'attn_wk', 'attn_wv', 'attn_wo'):
                 state_dict[f'layer{i}.{name}'] = matrix(n_embd, n_embd)
@@ -231,6 +229,7 @@ print(json.dumps({{'ran': result.testsRun,
 '''
 
 
+@unittest.skipUnless(SLOW, SLOW_REASON)
 class StudentChanges(unittest.TestCase):
     """Each change on its own scratch copy of the project."""
 
@@ -289,19 +288,15 @@ class StudentChanges(unittest.TestCase):
         self.assertChangesTheModel(folder)
         self.assertSuitePasses(folder)
 
-    @unittest.skipUnless(SLOW, SLOW_REASON)
     def test_gelu_as_a_new_operation_of_value_in_the_mlp(self):
         self.check(GELU)
 
-    @unittest.skipUnless(SLOW, SLOW_REASON)
     def test_rope_in_attention_without_wpe(self):
         self.check(ROPE)
 
-    @unittest.skipUnless(SLOW, SLOW_REASON)
     def test_lora_adapters_beside_attn_wq_and_attn_wv_on_a_frozen_base(self):
         self.check(LORA)
 
-    @unittest.skipUnless(SLOW, SLOW_REASON)
     def test_a_mixture_of_4_experts_top_2_in_place_of_the_mlp(self):
         self.check(MIXTURE_OF_EXPERTS)
 
