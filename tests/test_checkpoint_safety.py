@@ -440,7 +440,7 @@ class Resume(SafetyTestCase):
         ('a name starting with "-"', 'names.txt', [], '-ck.json'),
         ('a name with a space', 'names.txt', [], 'my model.json'),
         ('a name with a single quote', 'names.txt', [], "bob's.json"),
-        ('a name with a line break', 'names.txt', [], 'two\nlines.json'),
+        ('a name with a letter beyond ASCII', 'names.txt', [], 'zoë.json'),
         ('a dataset named with brackets', 'names [ v2 ].txt', [], 'ck.json'),
         ('sampling options', 'names.txt',
          ['--temperature=0.7', '--num_samples=4', '--prompt=da'], 'ck.json'),

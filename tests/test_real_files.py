@@ -5,44 +5,24 @@ import argparse
 import json
 import math
 import os
-import shutil
 import sys
-import tempfile
 import unittest
 from unittest import mock
 
 import microgpt
-from tests.harness import run_main
+from tests import harness
+from tests.harness import TINY as SMALL, run_main
 
-SMALL = ['--n_embd=4', '--n_head=1', '--block_size=8', '--num_samples=2']
 
+class Folder(harness.Folder):
+    """A folder of its own for each test, and saved(): a checkpoint of a short run there."""
+    FOR_EACH_TEST = True
 
-class Folder(unittest.TestCase):
-    def setUp(self):
-        self.tmp = tempfile.mkdtemp()
-        self.addCleanup(shutil.rmtree, self.tmp)
-
-    def path(self, name):
-        return os.path.join(self.tmp, name)
-
-    def write(self, name, text):
-        with open(self.path(name), 'w', encoding='utf-8') as f:
-            f.write(text)
-        return self.path(name)
-
-    def assertRanWell(self, result):
-        status, stdout, stderr = result
-        self.assertEqual((status, stderr), (0, ''), stdout[-300:])
-        return stdout
-
-    def saved(self, *args):
+    def saved(self):
         """A checkpoint of a short run, as JSON, and its path."""
-        names = self.write('names.txt', 'anna\nbob\ncarl\n')
         ck = self.path('ck.json')
-        self.assertRanWell(run_main('--input', names, *SMALL, '--num_steps=3', '--save', ck,
-                                    *args))
-        with open(ck, encoding='utf-8') as f:
-            return json.load(f), ck
+        self.assertRanWell(run_main('--input', self.names, *SMALL, '--num_steps=3', '--save', ck))
+        return self.read_json('ck.json'), ck
 
 
 class RealFiles(Folder):
@@ -92,7 +72,7 @@ if __name__ == '__main__':
 
 class NothingUnloadableIsWritten(Folder):
     def test_weights_that_turn_to_nan_after_the_last_finite_loss_are_a_divergence(self):
-        names = self.write('names.txt', 'anna\nbob\ncarl\n')
+        names = self.names
         ck = self.path('x.json')
 
         def nan_weights(docs, step, tokenizer, state_dict, m, v, config):  # a finite loss,
@@ -107,7 +87,7 @@ class NothingUnloadableIsWritten(Folder):
         self.assertFalse(os.path.exists(ck))
 
     def test_running_out_of_memory_mid_run_keeps_the_last_whole_step(self):
-        names = self.write('names.txt', 'anna\nbob\ncarl\n')
+        names = self.names
         ck = self.path('x.json')
         with mock.patch.object(microgpt, 'train_step', side_effect=[2.5, 2.4, MemoryError]):
             status, _, stderr = run_main('--input', names, *SMALL, '--num_steps=5', '--save', ck)
@@ -233,7 +213,7 @@ class NothingUnloadableIsEverWritten(Folder):
                     microgpt.checkpoint_text(broken)
 
     def test_adam_buffers_turned_infinite_are_a_divergence(self):
-        names = self.write('names.txt', 'anna\nbob\ncarl\n')
+        names = self.names
         ck = self.path('x.json')
         for buffer in (4, 5):  # m, then v: train_step()'s fifth and sixth arguments
             def infinite_buffer(*args):  # a finite loss, then no second moment
