@@ -226,3 +226,41 @@ class NothingUnloadableIsEverWritten(Folder):
                 self.assertEqual(status, 2)
                 self.assertIn('training diverged at step 1', stderr)
                 self.assertFalse(os.path.exists(ck))
+
+
+class OutputThatFails(Folder):
+    def test_stdout_failing_mid_run_keeps_the_last_whole_step_saved(self):
+        ck = self.path('x.json')
+        real, shown = microgpt.print_step, []
+        def print_step(step, loss, config):  # the reader of the output goes away at step 3
+            if len(shown) == 2:
+                raise BrokenPipeError(32, 'Broken pipe')
+            shown.append(step)
+            real(step, loss, config)
+        with mock.patch.object(microgpt, 'print_step', print_step):
+            status, _, stderr = run_main('--input', self.names, *SMALL, '--num_steps=5',
+                                         '--save', ck)
+        self.assertEqual(status, 1)
+        self.assertIn(f'cannot write the output; step 3 of 5 is saved in {ck}', stderr)
+        self.assertEqual(microgpt.read_checkpoint(ck)['step'], 3)
+
+    def test_a_file_s_error_mid_run_is_no_failure_of_the_output_but_a_bug(self):
+        def train_step(*args):  # an OSError that names a file: the code's, not stdout's
+            raise FileNotFoundError(2, 'No such file or directory', 'somewhere.txt')
+        with mock.patch.object(microgpt, 'train_step', train_step), \
+                self.assertRaises(FileNotFoundError):
+            run_main('--input', self.names, *SMALL, '--num_steps=5', '--save', self.path('x.json'))
+
+
+class FirstScores(Folder):
+    def test_one_score_that_is_not_finite_is_refused_before_any_sample_line(self):
+        _, path = self.saved()
+        real = microgpt.gpt
+        def gpt(*args):  # one score of the first position overflows
+            logits = real(*args)
+            return [microgpt.Value(math.inf)] + logits[1:]
+        with mock.patch.object(microgpt, 'gpt', gpt):
+            status, stdout, stderr = run_main('--load', path, '--num_steps=0')
+        self.assertEqual(status, 2)
+        self.assertIn('not finite', stderr)
+        self.assertNotIn('--- inference', stdout)
