@@ -264,3 +264,15 @@ class FirstScores(Folder):
         self.assertEqual(status, 2)
         self.assertIn('not finite', stderr)
         self.assertNotIn('--- inference', stdout)
+
+    def test_a_value_error_of_the_code_while_sampling_shows_its_traceback(self):
+        _, path = self.saved()
+        def decode(ids, tokenizer):  # a student's slip: no scores to blame
+            raise ValueError('a slip in decode()')
+        with mock.patch.object(microgpt, 'decode', decode), self.assertRaises(ValueError):
+            run_main('--load', path, '--num_steps=0')
+
+
+class Means(unittest.TestCase):
+    def test_a_mean_adds_its_numbers_exactly_before_it_divides(self):
+        self.assertEqual(microgpt.mean([1e16, 1.0, 1.0]), (1e16 + 2) / 3)
