@@ -400,8 +400,7 @@ def memory_here():  # the bytes this process may use, where the system says: its
         sizes.append(os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES'))
     with contextlib.suppress(ImportError):  # POSIX only
         import resource
-        sizes += [resource.getrlimit(resource.RLIMIT_AS)[0],
-                  resource.getrlimit(resource.RLIMIT_DATA)[0]]
+        sizes += [resource.getrlimit(cap)[0] for cap in (resource.RLIMIT_AS, resource.RLIMIT_DATA)]
     return min([size for size in sizes if size > 0], default=None)  # RLIM_INFINITY is -1
 def gib(size):  # bytes in GiB, rounded, for a message
     return f'{(size + 2**29) // 2**30:,}'
@@ -956,6 +955,7 @@ if __name__ == '__main__':
     if sys.version_info < (3, 8):  # the file still parses on 3.6 and 3.7, so it can say so
         sys.exit(f'microgpt.py: error: needs Python 3.8 or newer, not {sys.version.split()[0]}')
     handlers, collecting = {s: signal.getsignal(s) for s in STOP_SIGNALS}, gc.isenabled()
+    limit = sys.getrecursionlimit()
     for signum, handler in handlers.items():
         if handler != signal.SIG_IGN:  # as nohup leaves SIGHUP: ignored still
             signal.signal(signum, stop_on_signal)
@@ -972,6 +972,7 @@ if __name__ == '__main__':
     if signal.getsignal(signal.SIGINT) is not signal_during_stop:  # no stop: as found, for
         for signum, handler in handlers.items():                   # Jupyter's %run
             signal.signal(signum, handler)
+        sys.setrecursionlimit(limit)
         if collecting:
             gc.enable()
     if status:  # not SystemExit(0), which IDLE and %run take as worth a word

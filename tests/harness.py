@@ -52,14 +52,17 @@ def expected_lines(name):
 
 
 def run_main(*args):
-    """main() in this process: (exit status, stdout, stderr)."""
+    """main() in this process: (exit status, stdout, stderr). The recursion limit that
+    main() lifts for a deep model is put back, as the script's own process would end."""
     out, err = io.StringIO(), io.StringIO()
-    status = 0
+    status, limit = 0, sys.getrecursionlimit()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         try:
             microgpt.main(list(args))
         except SystemExit as e:
             status = e.code
+        finally:
+            sys.setrecursionlimit(limit)
     return status, out.getvalue(), err.getvalue()
 
 def run_script(*args, script=SCRIPT, cwd=None, env=None, timeout=600, stdout=subprocess.PIPE):

@@ -4,10 +4,12 @@ reconfigured (as in IDLE), and with math's errors in Python 3.14's words. What i
 expects comes from the run itself: the samples of a save are those of its load."""
 import os
 import shutil
+import subprocess
+import sys
 import tempfile
 import unittest
 
-from tests.harness import PLACES, ROOT, run_in_place
+from tests.harness import PLACES, ROOT, SCRIPT, run_in_place
 
 SMALL = ['--n_embd=4', '--n_head=1', '--block_size=8', '--num_samples=3']
 
@@ -53,3 +55,19 @@ class EveryPlace(unittest.TestCase):
 
 if __name__ == '__main__':
     unittest.main()
+
+
+class JupytersRun(unittest.TestCase):
+    def test_a_run_leaves_the_interpreter_as_it_found_it(self):
+        # %run runs the script as __main__ in the kernel, which goes on after it
+        code = ('import gc, runpy, signal, sys\n'
+                'state = lambda: (sys.getrecursionlimit(), gc.isenabled(), signal.getsignal(2))\n'
+                'before = state()\n'
+                f'sys.argv = [{SCRIPT!r}, "--n_layer=30", "--n_embd=4", "--n_head=1",\n'
+                '            "--block_size=4", "--num_steps=1", "--num_samples=0"]\n'
+                'runpy.run_path(sys.argv[0], run_name="__main__")\n'
+                'print(before == state(), file=sys.stderr)\n')
+        result = subprocess.run([sys.executable, '-c', code], cwd=ROOT, timeout=120,
+                                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.PIPE)
+        self.assertEqual(result.stderr.decode().split(), ['True'])

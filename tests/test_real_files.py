@@ -276,3 +276,17 @@ class FirstScores(Folder):
 class Means(unittest.TestCase):
     def test_a_mean_adds_its_numbers_exactly_before_it_divides(self):
         self.assertEqual(microgpt.mean([1e16, 1.0, 1.0]), (1e16 + 2) / 3)
+
+
+class HeldOutDocumentsInTheEstimate(Folder):
+    def test_a_held_out_document_counts_in_the_memory_a_model_needs(self):
+        # the longest document held out or not, the same model needs the same memory
+        docs = self.write('two.txt', 'ab\nabcdefghijklmnopqrstuvwxyz\n')
+        lines = []
+        for holdout in ('0', '1'):
+            with mock.patch.object(microgpt, 'memory_here', return_value=2 ** 30):
+                status, _, stderr = run_main('--input', docs, '--seed=1', f'--holdout={holdout}',
+                                             '--n_embd=20000', '--n_head=1', '--block_size=30')
+            self.assertEqual(status, 2)
+            lines.append(stderr)
+        self.assertEqual(lines[0], lines[1])
