@@ -70,6 +70,7 @@ class OracleTestCase(FaithfulTestCase):
 
 
 class SameNumbersAsThePlainOracle(OracleTestCase):
+    @seconds
     def test_20_steps_of_the_default_model_give_the_oracles_every_gradient(self):
         # the reference gives the first step's gradients only; the oracle gives the
         # other steps' too, every one of them: one rounding in a thousand shows
@@ -113,6 +114,7 @@ class SameNumbersAsThePlainOracle(OracleTestCase):
 
 
 class PromptsAsThePlainOracle(OracleTestCase):
+    @seconds
     def test_samples_from_a_prompt_are_the_oracles(self):
         for prompt in ['ma', 'christoph', 'abcdefghijklmno']:
             with self.subTest(prompt):

@@ -86,6 +86,7 @@ class Wide(ReferenceTestCase):
     def test_a_wide_model_prints_the_reference_bytes(self):
         self.assertSame(printed(*WIDE_ARGS), expected_bytes('wide.stdout'), 'stdout')
 
+    @seconds
     def test_a_wide_model_matches_every_loss_and_the_first_gradients(self):
         self.assertTrainsAsRecorded(microgpt, 'wide', 10, gradients=True, **WIDE)
 

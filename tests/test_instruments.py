@@ -386,6 +386,7 @@ class PlantedSlips(InstrumentTestCase):
     def test_the_driver_without_a_slip_agrees(self):  # the control of every test below
         self.assertAgrees(self.gradcheck(''), operations() + matrices(**SMALL_SETTINGS))
 
+    @seconds
     def test_mul_with_its_derivatives_swapped(self):
         result = self.gradcheck(planted_operation('__mul__', 'self, other', 'self.data * other.data',
                                                   '(self, other), (self.data, other.data)'))
@@ -396,6 +397,7 @@ class PlantedSlips(InstrumentTestCase):
             'exp', 'self', 'math.exp(self.data)', '(self,), (math.exp(self.data) * 1.001,)'))
         self.assertCaught(result, ['Value.exp'], self.others('Value.exp'))
 
+    @seconds
     def test_a_wrong_derivative_of_log(self):
         result = self.gradcheck(planted_operation(
             'log', 'self', 'math.log(self.data)', '(self,), (-1 / self.data,)'))
@@ -440,6 +442,7 @@ class PlantedSlips(InstrumentTestCase):
                           operations() + [f'loss along {name}' for name in read.last_attention
                                           if name not in read.keys])
 
+    @seconds
     def test_a_wrong_derivative_of_pow(self):
         result = self.gradcheck(planted_operation(
             '__pow__', 'self, k', 'math.pow(self.data, k)', '(self,), (k * math.pow(self.data, k),)'))
@@ -678,6 +681,7 @@ class Holdout(InstrumentTestCase):
 
 
 class Report(InstrumentTestCase):
+    @seconds
     def test_the_curve_is_the_mean_loss_of_each_tenth_of_the_steps(self):
         data = self.dataset(TWELVE)
         for num_steps in (30, 25, 7):
