@@ -1,4 +1,4 @@
-"""microgpt: a GPT trained on a list of names, in plain Python with no library.
+"""microgpt: a GPT trained on a list of names, in plain Python and its standard library.
 The model is GPT-2's, smaller and simpler: RMSNorm in place of LayerNorm, ReLU in place of
 GELU, no biases. It learns from one document at a time, one scalar at a time, so that every
 multiplication it does can be read here: no tensors, no batches."""
